@@ -1,0 +1,34 @@
+# The dev loop: `make test` is what CI runs (see .ci/run).
+GOBIN := $(shell go env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: test deps proto proto-check fmt lint build
+
+test: deps proto-check lint
+	go test -timeout 25m ./...
+
+deps:
+	./scripts/deps.sh
+
+# Regenerates the committed Go code from proto/ with Debian's protoc and the
+# pinned protoc-gen-go (installed by `make deps`).
+proto:
+	protoc --proto_path=proto --go_out=. --go_opt=module=github.com/medrelay/medrelay proto/medrelay/v1/*.proto
+
+# Fails when the committed generated code differs from what `make proto` makes.
+proto-check:
+	@tmp=$$(mktemp -d) && \
+	protoc --proto_path=proto --go_out=$$tmp --go_opt=module=github.com/medrelay/medrelay proto/medrelay/v1/*.proto && \
+	for f in $$(cd $$tmp && find . -name '*.pb.go'); do \
+	  cmp -s $$tmp/$$f $$f || { echo "generated code is stale: $$f (run make proto)"; rm -rf $$tmp; exit 1; }; \
+	done; rm -rf $$tmp
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
+	go vet ./...
+
+build:
+	go build -o bin/ ./cmd/...
