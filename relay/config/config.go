@@ -1,0 +1,260 @@
+// Package config reads and validates a relay's YAML configuration file.
+//
+// Decoding is strict: an unknown key is an error that names the key and its
+// line. Validation names the key that is wrong and what would be right. The
+// package does not start anything; relay.New turns a Config into a relay.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for the limits section.
+const (
+	DefaultMaxFrameBytes = 4 << 20
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMaxTTL        = 7 * 24 * time.Hour
+)
+
+// Roles a relay can have.
+const (
+	RoleMain = "main"
+	RoleNode = "node"
+)
+
+// Config is a relay's configuration file. Keys are contracts: scripts and
+// operators depend on their names.
+type Config struct {
+	// ID names the relay in addresses (relay/client). Required, [a-z0-9-]{1,64}.
+	ID string `yaml:"id"`
+	// Role is main (the root of the tree) or node.
+	Role string `yaml:"role"`
+	// DataDir holds the relay's bbolt file. Created when missing.
+	DataDir string `yaml:"data_dir"`
+	Listen  Listen `yaml:"listen"`
+	// Parent is required for nodes and forbidden for main.
+	Parent *Parent `yaml:"parent"`
+	Limits Limits  `yaml:"limits"`
+}
+
+// Listen holds the relay's listening addresses.
+type Listen struct {
+	// HTTP serves /v1/hello, the admin API and the HTTP link. Required.
+	HTTP string `yaml:"http"`
+	// TCP is the optional TCP link listener.
+	TCP string `yaml:"tcp"`
+	// Prefer is the transport /v1/hello offers first. Default: tcp when a TCP
+	// listener is configured.
+	Prefer string `yaml:"prefer"`
+}
+
+// Parent tells a node where its parent relay is.
+type Parent struct {
+	// URL is the parent's HTTP address, e.g. http://127.0.0.1:7000.
+	URL string `yaml:"url"`
+	// Transport is auto (use what the parent prefers) or tcp. Default auto.
+	Transport string `yaml:"transport"`
+}
+
+// Limits bound what the relay accepts. Zero values mean the defaults.
+type Limits struct {
+	// MaxFrameBytes bounds one link frame (default 4 MiB). A longer frame
+	// closes the link before anything is allocated for it.
+	MaxFrameBytes int `yaml:"max_frame_bytes"`
+	// MaxBodyBytes bounds an envelope's body (default 1 MiB).
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxTTL bounds how long an envelope may live (default 168h). Envelopes
+	// without expires_at get this TTL; dedupe records are kept this long.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+}
+
+// Transports a relay can offer or a link can use.
+var (
+	ListenTransports = []string{"tcp"}
+	ParentTransports = []string{"auto", "tcp"}
+)
+
+var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// ValidID reports whether s is a valid relay or client id.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Load reads, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes strictly and validates a configuration, and fills in defaults.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, decodeError(err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c.fillDefaults()
+	return &c, nil
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
+
+// decodeError rewrites yaml.v3's messages into ones that name the key.
+func decodeError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return errors.New("config is empty: at least id, role, data_dir and listen.http are required")
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, m := range te.Errors {
+			if g := unknownField.FindStringSubmatch(m); g != nil {
+				m = fmt.Sprintf("line %s: unknown key %q in %s (check its spelling and indentation)", g[1], g[2], section(g[3]))
+			}
+			msgs = append(msgs, m)
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("decode config: %w", err)
+}
+
+func section(goType string) string {
+	switch goType {
+	case "config.Config":
+		return "the top level"
+	case "config.Listen":
+		return "listen"
+	case "config.Parent":
+		return "parent"
+	case "config.Limits":
+		return "limits"
+	}
+	return goType
+}
+
+// Validate checks every key and returns the first problem, naming the key.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("id is required: a name like county-a ([a-z0-9-], at most 64 characters)")
+	case !ValidID(c.ID):
+		return fmt.Errorf("id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", c.ID)
+	case c.Role != RoleMain && c.Role != RoleNode:
+		return fmt.Errorf("role %q is invalid: use main or node", c.Role)
+	case c.DataDir == "":
+		return errors.New("data_dir is required: the directory for the relay's queue file")
+	}
+	if err := c.Listen.validate(); err != nil {
+		return err
+	}
+	switch {
+	case c.Role == RoleMain && c.Parent != nil:
+		return errors.New("parent must not be set when role is main: main is the root of the tree")
+	case c.Role == RoleNode && c.Parent == nil:
+		return errors.New("parent is required when role is node: set parent.url to the parent's HTTP address")
+	}
+	if c.Parent != nil {
+		if err := c.Parent.validate(); err != nil {
+			return err
+		}
+	}
+	return c.Limits.validate()
+}
+
+func (l *Listen) validate() error {
+	if l.HTTP == "" {
+		return errors.New("listen.http is required: an address like 127.0.0.1:7000")
+	}
+	if err := checkHostPort("listen.http", l.HTTP); err != nil {
+		return err
+	}
+	if l.TCP != "" {
+		if err := checkHostPort("listen.tcp", l.TCP); err != nil {
+			return err
+		}
+	}
+	if l.Prefer != "" {
+		if !slices.Contains(ListenTransports, l.Prefer) {
+			return fmt.Errorf("listen.prefer %q is invalid: use one of %s", l.Prefer, strings.Join(ListenTransports, ", "))
+		}
+		if l.Prefer == "tcp" && l.TCP == "" {
+			return errors.New("listen.prefer is tcp but listen.tcp is not set: add a listen.tcp address")
+		}
+	}
+	return nil
+}
+
+func (p *Parent) validate() error {
+	if p.URL == "" {
+		return errors.New("parent.url is required: the parent's HTTP address, like http://10.0.0.1:7000")
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("parent.url %q is invalid: use http://HOST:PORT", p.URL)
+	}
+	if p.Transport != "" && !slices.Contains(ParentTransports, p.Transport) {
+		return fmt.Errorf("parent.transport %q is invalid: use one of %s", p.Transport, strings.Join(ParentTransports, ", "))
+	}
+	return nil
+}
+
+func (l *Limits) validate() error {
+	switch {
+	case l.MaxFrameBytes < 0:
+		return errors.New("limits.max_frame_bytes must not be negative")
+	case l.MaxBodyBytes < 0:
+		return errors.New("limits.max_body_bytes must not be negative")
+	case l.MaxTTL < 0:
+		return errors.New("limits.max_ttl must not be negative")
+	case l.MaxFrameBytes != 0 && l.MaxFrameBytes < 64<<10:
+		return errors.New("limits.max_frame_bytes must be at least 65536")
+	}
+	return nil
+}
+
+func (c *Config) fillDefaults() {
+	if c.Listen.Prefer == "" && c.Listen.TCP != "" {
+		c.Listen.Prefer = "tcp"
+	}
+	if c.Parent != nil && c.Parent.Transport == "" {
+		c.Parent.Transport = "auto"
+	}
+	if c.Limits.MaxFrameBytes == 0 {
+		c.Limits.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if c.Limits.MaxBodyBytes == 0 {
+		c.Limits.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Limits.MaxTTL == 0 {
+		c.Limits.MaxTTL = DefaultMaxTTL
+	}
+}
+
+func checkHostPort(key, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s %q is invalid: use HOST:PORT, like 127.0.0.1:7000", key, addr)
+	}
+	return nil
+}
