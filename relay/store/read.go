@@ -1,0 +1,121 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entry is one queued envelope.
+type Entry struct {
+	Seq uint64
+	Raw []byte
+}
+
+// Read returns up to max entries of queue after seq after, stopping once
+// maxBytes is passed (at least one entry is returned when there is one).
+func (s *Store) Read(queue string, after uint64, max, maxBytes int) ([]Entry, error) {
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketQueues).Bucket([]byte(queue))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		size := 0
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max && (size < maxBytes || len(out) == 0); k, v = c.Next() {
+			out = append(out, Entry{Seq: binary.BigEndian.Uint64(k), Raw: bytes.Clone(v)})
+			size += len(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Routes returns the routing table: relay id to the child it lies under.
+func (s *Store) Routes() (map[string]string, error) {
+	out := make(map[string]string)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoutes).ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeadLetter is an envelope a relay could not deliver.
+type DeadLetter struct {
+	Seq    uint64
+	Queue  string
+	Reason string
+	At     time.Time
+	Raw    []byte
+}
+
+func (d *DeadLetter) encode() []byte {
+	var buf []byte
+	buf = binary.BigEndian.AppendUint64(buf, uint64(d.At.UnixNano()))
+	buf = binary.AppendUvarint(buf, uint64(len(d.Queue)))
+	buf = append(buf, d.Queue...)
+	buf = binary.AppendUvarint(buf, uint64(len(d.Reason)))
+	buf = append(buf, d.Reason...)
+	return append(buf, d.Raw...)
+}
+
+var errCorrupt = errors.New("corrupt dead letter record")
+
+func decodeDeadLetter(seq uint64, v []byte) (DeadLetter, error) {
+	d := DeadLetter{Seq: seq}
+	if len(v) < 8 {
+		return d, errCorrupt
+	}
+	d.At = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+	v = v[8:]
+	var strs [2]string
+	for i := range strs {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || uint64(len(v)-k) < n {
+			return d, errCorrupt
+		}
+		strs[i] = string(v[k : k+int(n)])
+		v = v[k+int(n):]
+	}
+	d.Queue, d.Reason, d.Raw = strs[0], strs[1], bytes.Clone(v)
+	return d, nil
+}
+
+// DeadLetters returns up to max dead letters, oldest first.
+func (s *Store) DeadLetters(max int) ([]DeadLetter, error) {
+	var out []DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDead).Cursor()
+		for k, v := c.First(); k != nil && len(out) < max; k, v = c.Next() {
+			d, err := decodeDeadLetter(binary.BigEndian.Uint64(k), v)
+			if err != nil {
+				return fmt.Errorf("dead letter %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AuditSince calls fn for each audit record at or after since, oldest
+// first, until fn returns false.
+func (s *Store) AuditSince(since time.Time, fn func(at time.Time, rec []byte) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Seek(u64(uint64(since.UnixNano()))); k != nil; k, v = c.Next() {
+			if !fn(time.Unix(0, int64(binary.BigEndian.Uint64(k))), v) {
+				return nil
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,276 @@
+// Package store keeps a relay's queues, dedupe records, routing table, dead
+// letters and audit log in one bbolt file.
+//
+// Every change goes through Submit, and one writer goroutine drains all
+// pending submissions into a single transaction: one fsync serves every
+// envelope that arrived while the previous commit ran, and an idle relay
+// commits at once, with no timer. A submission's done channel reports only
+// after its transaction is on disk, which is when a relay may acknowledge.
+//
+// The store does not route and does not talk to the network.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FileName is the bbolt file inside a relay's data_dir.
+const FileName = "relay.db"
+
+var (
+	bucketQueues = []byte("queues")
+	bucketSeen   = []byte("seen")
+	bucketRoutes = []byte("routes")
+	bucketDead   = []byte("dead")
+	bucketAudit  = []byte("audit")
+	bucketMeta   = []byte("meta")
+)
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("store closed")
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// DedupeTTL is how long envelope ids are remembered (default 168h). It
+	// must be at least the longest envelope TTL.
+	DedupeTTL time.Duration
+	// MaxPending bounds submissions waiting for the writer (default 4096);
+	// Submit blocks beyond it, which slows readers down instead of growing
+	// memory.
+	MaxPending int
+}
+
+// Store is a relay's durable state. Its methods are safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	opts Options
+	reqs chan *request
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	signals map[string]chan struct{}
+	depths  map[string]int
+	commits commitStats
+
+	closeOnce sync.Once
+}
+
+type request struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens or creates the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.DedupeTTL <= 0 {
+		opts.DedupeTTL = 7 * 24 * time.Hour
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data_dir: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another process holds it (is this relay already running?)", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{
+		db:      db,
+		opts:    opts,
+		reqs:    make(chan *request, opts.MaxPending),
+		quit:    make(chan struct{}),
+		signals: make(map[string]chan struct{}),
+		depths:  make(map[string]int),
+	}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+func (s *Store) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
+		}
+		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
+			s.depths[string(name)] = tx.Bucket(bucketQueues).Bucket(name).Stats().KeyN
+			return nil
+		})
+	})
+}
+
+// Close stops the writer after the submissions already queued and closes
+// the file.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Submit queues fn to run in the next group commit and returns a channel
+// that receives nil once the commit is on disk, or the error. fn must make
+// its checks before it changes anything: if it returns an error, the
+// transaction it shared is rolled back and the other submissions are
+// committed again without it.
+func (s *Store) Submit(fn func(*Tx) error) <-chan error {
+	r := &request{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		r.done <- ErrClosed
+	}
+	return r.done
+}
+
+// Update submits fn and waits for its commit.
+func (s *Store) Update(fn func(*Tx) error) error { return <-s.Submit(fn) }
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	var batch []*request
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.quit:
+			s.drainClosed()
+			return
+		}
+		for more := true; more; {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				more = false
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+func (s *Store) drainClosed() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.done <- ErrClosed
+		default:
+			return
+		}
+	}
+}
+
+// commit runs a batch in one transaction. When one function fails, the
+// others are committed again without it and it alone gets its error.
+func (s *Store) commit(batch []*request) {
+	start := time.Now()
+	var failed *request
+	var failErr error
+	touched := make(map[string]int)
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		tx := &Tx{tx: btx, store: s, touched: touched}
+		for _, r := range batch {
+			if err := r.fn(tx); err != nil {
+				failed, failErr = r, err
+				return err
+			}
+		}
+		return nil
+	})
+	if failed != nil {
+		failed.done <- failErr
+		rest := make([]*request, 0, len(batch)-1)
+		for _, r := range batch {
+			if r != failed {
+				rest = append(rest, r)
+			}
+		}
+		if len(rest) > 0 {
+			s.commit(rest)
+		}
+		return
+	}
+	if err == nil {
+		s.applyTouched(touched)
+		s.recordCommit(len(batch), time.Since(start))
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+func (s *Store) applyTouched(touched map[string]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, delta := range touched {
+		s.depths[q] += delta
+		if delta > 0 {
+			if ch, ok := s.signals[q]; ok {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// Signal returns a channel that receives after a commit adds entries to
+// queue. It has room for one signal: a reader that drains the queue after
+// each receive never misses work.
+func (s *Store) Signal(queue string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.signals[queue]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		s.signals[queue] = ch
+	}
+	return ch
+}
+
+// Depths returns the number of entries in each queue.
+func (s *Store) Depths() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.depths))
+	for q, n := range s.depths {
+		if n > 0 {
+			out[q] = n
+		}
+	}
+	return out
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}

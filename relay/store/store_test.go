@@ -1,0 +1,164 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestQueueSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	for i := 0; i < 5; i++ {
+		raw := []byte(fmt.Sprintf("env-%d", i))
+		if err := s.Update(func(tx *Tx) error { _, err := tx.Enqueue("child/county-a", raw); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Remove("child/county-a", []uint64{1, 2}) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = open(t, dir)
+	got, err := s.Read("child/county-a", 0, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Seq != 3 || string(got[0].Raw) != "env-2" || string(got[2].Raw) != "env-4" {
+		t.Errorf("after reopen got %v, want env-2..env-4", got)
+	}
+	if d := s.Depths()["child/county-a"]; d != 3 {
+		t.Errorf("depth = %d, want 3", d)
+	}
+	// Read after a sequence and with a byte limit.
+	got, _ = s.Read("child/county-a", 3, 100, 1)
+	if len(got) != 1 || got[0].Seq != 4 {
+		t.Errorf("Read(after 3, 1 byte) = %v, want just seq 4", got)
+	}
+}
+
+func TestGroupCommitSharesTransactions(t *testing.T) {
+	s := open(t, t.TempDir())
+	const n = 400
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Update(func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("x")); return err }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Submissions != n {
+		t.Errorf("submissions = %d, want %d", st.Submissions, n)
+	}
+	if st.Commits >= n {
+		t.Errorf("%d commits for %d concurrent submissions: commits were not grouped", st.Commits, n)
+	}
+	if d := s.Depths()["q"]; d != n {
+		t.Errorf("depth = %d, want %d", d, n)
+	}
+}
+
+func TestFailedSubmissionChangesNothingAndSparesOthers(t *testing.T) {
+	s := open(t, t.TempDir())
+	boom := errors.New("boom")
+	release := make(chan struct{})
+	// Hold the writer so that all three land in one group.
+	blocker := s.Submit(func(tx *Tx) error { <-release; return nil })
+	a := s.Submit(func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("a")); return err })
+	bad := s.Submit(func(tx *Tx) error { tx.Enqueue("q", []byte("bad")); return boom })
+	c := s.Submit(func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("c")); return err })
+	close(release)
+	for _, ch := range []<-chan error{blocker, a, c} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-bad; !errors.Is(err, boom) {
+		t.Errorf("failed submission got %v, want boom", err)
+	}
+	got, _ := s.Read("q", 0, 10, 1<<20)
+	if len(got) != 2 || string(got[0].Raw) != "a" || string(got[1].Raw) != "c" {
+		t.Errorf("queue = %v, want a and c only", got)
+	}
+}
+
+func TestSeenDedupesAndPrunes(t *testing.T) {
+	s := open(t, t.TempDir())
+	old := uuid.Must(uuid.NewV7())
+	// A UUIDv7 from 10 days ago.
+	ms := uint64(time.Now().Add(-240 * time.Hour).UnixMilli())
+	for i := 0; i < 6; i++ {
+		old[i] = byte(ms >> (40 - 8*i))
+	}
+	fresh := uuid.Must(uuid.NewV7())
+	for _, id := range [][]byte{old[:], fresh[:]} {
+		var dup bool
+		if err := s.Update(func(tx *Tx) (err error) { dup, err = tx.Seen(id); return }); err != nil || dup {
+			t.Fatalf("first Seen = %v, %v; want false, nil", dup, err)
+		}
+		if err := s.Update(func(tx *Tx) (err error) { dup, err = tx.Seen(id); return }); err != nil || !dup {
+			t.Fatalf("second Seen = %v, %v; want true, nil", dup, err)
+		}
+	}
+	n, err := s.PruneSeen(time.Now())
+	if err != nil || n != 1 {
+		t.Errorf("PruneSeen = %d, %v; want 1 pruned", n, err)
+	}
+	if s.SeenCount() != 1 {
+		t.Errorf("SeenCount = %d after prune, want 1", s.SeenCount())
+	}
+}
+
+func TestRoutesAndDeadLetters(t *testing.T) {
+	s := open(t, t.TempDir())
+	s.Update(func(tx *Tx) error { return tx.SetSubtree("county-a", []string{"county-a", "township-a1"}) })
+	s.Update(func(tx *Tx) error { return tx.SetSubtree("county-a", []string{"county-a"}) })
+	s.Update(func(tx *Tx) error { return tx.DeadLetter("main", []byte("raw"), "unknown relay x") })
+	r, _ := s.Routes()
+	if len(r) != 1 || r["county-a"] != "county-a" {
+		t.Errorf("routes = %v, want only county-a", r)
+	}
+	d, err := s.DeadLetters(10)
+	if err != nil || len(d) != 1 || d[0].Reason != "unknown relay x" || string(d[0].Raw) != "raw" {
+		t.Errorf("dead letters = %+v, %v", d, err)
+	}
+}
+
+func TestSignalAfterCommit(t *testing.T) {
+	s := open(t, t.TempDir())
+	sig := s.Signal("client/x")
+	s.Update(func(tx *Tx) error { _, err := tx.Enqueue("client/x", []byte("a")); return err })
+	select {
+	case <-sig:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal after a commit added to the queue")
+	}
+}
+
+func TestSecondOpenRefused(t *testing.T) {
+	dir := t.TempDir()
+	open(t, dir)
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("a second Open of the same data_dir succeeded")
+	}
+}

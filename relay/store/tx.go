@@ -1,0 +1,125 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is the view of a group commit given to a submitted function.
+type Tx struct {
+	tx      *bolt.Tx
+	store   *Store
+	touched map[string]int
+}
+
+// Seen reports whether the envelope with this 16-byte id key was stored
+// before (or earlier in this transaction), and records it if not.
+func (t *Tx) Seen(idKey []byte) (bool, error) {
+	b := t.tx.Bucket(bucketSeen)
+	if b.Get(idKey) != nil {
+		return true, nil
+	}
+	if err := b.Put(idKey, []byte{}); err != nil {
+		return false, fmt.Errorf("record id: %w", err)
+	}
+	return false, nil
+}
+
+// Enqueue appends raw to queue and returns its sequence number.
+func (t *Tx) Enqueue(queue string, raw []byte) (uint64, error) {
+	b, err := t.tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(queue))
+	if err != nil {
+		return 0, fmt.Errorf("create queue %s: %w", queue, err)
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	if err := b.Put(u64(seq), raw); err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	t.touched[queue]++
+	return seq, nil
+}
+
+// Remove deletes entries from queue. Missing entries are ignored, so a
+// removal may safely be repeated.
+func (t *Tx) Remove(queue string, seqs []uint64) error {
+	b := t.tx.Bucket(bucketQueues).Bucket([]byte(queue))
+	if b == nil {
+		return nil
+	}
+	for _, seq := range seqs {
+		k := u64(seq)
+		if b.Get(k) == nil {
+			continue
+		}
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("remove: %w", err)
+		}
+		t.touched[queue]--
+	}
+	return nil
+}
+
+// DeadLetter stores raw in the dead-letter store with a reason.
+func (t *Tx) DeadLetter(queue string, raw []byte, reason string) error {
+	b := t.tx.Bucket(bucketDead)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	rec := DeadLetter{Seq: seq, Queue: queue, Reason: reason, At: time.Now(), Raw: raw}
+	if err := b.Put(u64(seq), rec.encode()); err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	return nil
+}
+
+// SetSubtree records that every relay in subtree is reached through child,
+// and forgets the child's relays that are no longer in it.
+func (t *Tx) SetSubtree(child string, subtree []string) error {
+	b := t.tx.Bucket(bucketRoutes)
+	keep := make(map[string]bool, len(subtree))
+	for _, r := range subtree {
+		keep[r] = true
+	}
+	var stale [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if string(v) == child && !keep[string(k)] {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	for _, r := range subtree {
+		if err := b.Put([]byte(r), []byte(child)); err != nil {
+			return fmt.Errorf("set route: %w", err)
+		}
+	}
+	return nil
+}
+
+// Audit appends a record to the audit log, keyed by time.
+func (t *Tx) Audit(at time.Time, rec []byte) error {
+	b := t.tx.Bucket(bucketAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], seq)
+	return b.Put(k, rec)
+}
