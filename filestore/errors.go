@@ -26,6 +26,10 @@ var (
 	// not uploaded, or with another ETag, or parts out of order.
 	ErrInvalidPart = errors.New("invalid part")
 
+	// ErrInvalidOptions means PutOptions are unusable, for example a
+	// multipart upload without the SHA-256 of the whole object.
+	ErrInvalidOptions = errors.New("invalid options")
+
 	// ErrUnsupported means the store cannot do what was asked (for
 	// example presigning without a public URL).
 	ErrUnsupported = errors.New("not supported")

@@ -87,30 +87,30 @@ const MinPartSize = 5 << 20
 type PutOptions struct {
 	// SHA256 is the hex SHA-256 of the whole object. Put computes it when
 	// empty and checks it when set; CreateUpload requires it.
-	SHA256 string
+	SHA256 string `json:"sha256,omitempty"`
 	// Size is the object's size when known, else -1 or 0 for unknown.
 	// Put checks it when positive.
-	Size int64
+	Size int64 `json:"size,omitempty"`
 	// EnvelopeID is the envelope that carries the reference; GC asks
 	// whether it is still queued before removing the object.
-	EnvelopeID string
+	EnvelopeID string `json:"envelope_id,omitempty"`
 	// MediaType is the object's media type; empty means
 	// "application/octet-stream".
-	MediaType string
+	MediaType string `json:"media_type,omitempty"`
 	// Expires is when the object may be removed by GC; zero means only
 	// GC's age limit applies.
-	Expires time.Time
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Info describes a stored object.
 type Info struct {
-	Key        string
-	Size       int64
-	SHA256     string // hex; empty if the backend has none recorded
-	EnvelopeID string
-	MediaType  string
-	Expires    time.Time // zero if none
-	Modified   time.Time
+	Key        string    `json:"key"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"` // hex; empty if the backend has none recorded
+	EnvelopeID string    `json:"envelope_id,omitempty"`
+	MediaType  string    `json:"media_type,omitempty"`
+	Expires    time.Time `json:"expires,omitzero"` // zero if none
+	Modified   time.Time `json:"modified,omitzero"`
 }
 
 // Part is one uploaded part of a multipart upload.
@@ -143,4 +143,9 @@ func (r Ref) Validate() error {
 		return fmt.Errorf("file %q: sha256 %q is not 64 lower-case hex digits", r.Key, r.SHA256)
 	}
 	return nil
+}
+
+// Ref returns the reference an envelope carries for this object.
+func (in Info) Ref(store, bucket string) Ref {
+	return Ref{Store: store, Bucket: bucket, Key: in.Key, Size: in.Size, SHA256: in.SHA256, MediaType: in.MediaType}
 }

@@ -59,7 +59,7 @@ func (s *Store) CreateUpload(ctx context.Context, key string, opts filestore.Put
 		return "", fmt.Errorf("create upload: %w", err)
 	}
 	if !filestore.ValidSHA256(opts.SHA256) {
-		return "", fmt.Errorf("create upload %q: sha256 of the whole object is required", key)
+		return "", fmt.Errorf("create upload %q: %w: sha256 of the whole object is required", key, filestore.ErrInvalidOptions)
 	}
 	id := newID()
 	data, _ := json.Marshal(upload{Key: key, Opts: opts})
