@@ -107,7 +107,7 @@ func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (st
 		return "", fmt.Errorf("store %s: %w", in.SOPInstanceUID, err)
 	}
 	if !s.opts.NoSync {
-		if err := f.Sync(); err != nil {
+		if err := syncData(f); err != nil {
 			return "", fmt.Errorf("store %s: sync: %w", in.SOPInstanceUID, err)
 		}
 	}
