@@ -126,3 +126,32 @@ func AppendHop(raw []byte, relay string, t time.Time) []byte {
 	out = protowire.AppendTag(out, 12, protowire.BytesType)
 	return protowire.AppendBytes(out, hop)
 }
+
+// ExpiresAt reads expires_at from an encoded envelope without decoding the
+// rest. It returns the zero time when the envelope has none.
+func ExpiresAt(raw []byte) time.Time {
+	for len(raw) > 0 {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			return time.Time{}
+		}
+		raw = raw[n:]
+		if num == 9 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(raw)
+			if n < 0 {
+				return time.Time{}
+			}
+			var ts timestamppb.Timestamp
+			if proto.Unmarshal(v, &ts) != nil {
+				return time.Time{}
+			}
+			return ts.AsTime()
+		}
+		n = protowire.ConsumeFieldValue(num, typ, raw)
+		if n < 0 {
+			return time.Time{}
+		}
+		raw = raw[n:]
+	}
+	return time.Time{}
+}

@@ -195,9 +195,13 @@ type Hello struct {
 	// A connection that only sends never receives.
 	Receive bool `protobuf:"varint,3,opt,name=receive,proto3" json:"receive,omitempty"`
 	// Relays below the dialing child relay, itself included.
-	Subtree       []string `protobuf:"bytes,4,rep,name=subtree,proto3" json:"subtree,omitempty"`
-	Token         string   `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
-	Version       string   `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	Subtree []string `protobuf:"bytes,4,rep,name=subtree,proto3" json:"subtree,omitempty"`
+	Token   string   `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
+	Version string   `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	// For receiving clients: the most envelopes per batch this connection
+	// wants (0: the relay's default). A receiver that may stop after any
+	// envelope, like `medrelayctl listen --count`, asks for 1.
+	MaxBatch      uint32 `protobuf:"varint,7,opt,name=max_batch,json=maxBatch,proto3" json:"max_batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +276,13 @@ func (x *Hello) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *Hello) GetMaxBatch() uint32 {
+	if x != nil {
+		return x.MaxBatch
+	}
+	return 0
 }
 
 // Welcome accepts a Hello.
@@ -645,14 +656,15 @@ const file_medrelay_v1_link_proto_rawDesc = "" +
 	"\theartbeat\x18\x05 \x01(\v2\x16.medrelay.v1.HeartbeatH\x00R\theartbeat\x123\n" +
 	"\bannounce\x18\x06 \x01(\v2\x15.medrelay.v1.AnnounceH\x00R\bannounce\x120\n" +
 	"\agoodbye\x18\a \x01(\v2\x14.medrelay.v1.GoodbyeH\x00R\agoodbyeB\x05\n" +
-	"\x03msg\"\xa3\x01\n" +
+	"\x03msg\"\xc0\x01\n" +
 	"\x05Hello\x12\x19\n" +
 	"\brelay_id\x18\x01 \x01(\tR\arelayId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x18\n" +
 	"\areceive\x18\x03 \x01(\bR\areceive\x12\x18\n" +
 	"\asubtree\x18\x04 \x03(\tR\asubtree\x12\x14\n" +
 	"\x05token\x18\x05 \x01(\tR\x05token\x12\x18\n" +
-	"\aversion\x18\x06 \x01(\tR\aversion\"R\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\x12\x1b\n" +
+	"\tmax_batch\x18\a \x01(\rR\bmaxBatch\"R\n" +
 	"\aWelcome\x12\x19\n" +
 	"\brelay_id\x18\x01 \x01(\tR\arelayId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +

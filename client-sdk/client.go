@@ -1,0 +1,246 @@
+// Package client is the Go SDK for medrelay applications.
+//
+// An application dials its own relay with Dial, sends command envelopes to
+// any application in the network with Send, and, when it receives, handles
+// envelopes with handlers registered per command. Send returns as soon as
+// the relay has durably accepted the envelope: it never waits for the
+// target, which may be offline for days. The client reconnects by itself
+// and resends what was not acknowledged; relays and the SDK dedupe by
+// envelope id, so a handler sees each envelope once.
+//
+//	c, err := client.Dial(ctx, client.Options{Relay: "http://county-a:7100", ID: "clinic-12"})
+//	id, err := c.Send(ctx, "county-b/radiology", "consult.request", map[string]string{"study": "1.2.3"}, body)
+//
+// Several connections may use one client id at once. A connection that
+// does not set Options.Receive only sends; the relay delivers the inbox to
+// one receiving connection at a time.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/hello"
+	"github.com/medrelay/medrelay/relay/link"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Envelope is a command envelope as handlers receive it.
+type Envelope = pb.Envelope
+
+// Handler handles one received envelope. The envelope is acknowledged to
+// the relay when the handler returns; an error is logged, not retried.
+type Handler func(ctx context.Context, env *Envelope) error
+
+// Options configure a Client.
+type Options struct {
+	// Relay is the base URL of the application's relay, like http://10.1.2.3:7100.
+	Relay string
+	// ID is the client id under that relay: [a-z0-9-], at most 64 characters.
+	ID string
+	// Transport is auto (what the relay prefers, the default) or tcp.
+	Transport string
+	// Receive makes this connection take envelopes from the client's inbox.
+	// Register handlers with Handle; envelopes wait, unacknowledged, until
+	// a handler for their command (or a default handler) is registered.
+	Receive bool
+	// MaxBatch limits envelopes per received batch (0: the relay's default).
+	MaxBatch int
+	// TTL is how long sent envelopes live before they expire (0: the
+	// relay's limit, 7 days by default).
+	TTL time.Duration
+	// Logger receives connection events (default: discard).
+	Logger *slog.Logger
+	// Link tunes heartbeats and windows (defaults: see link.Options).
+	Link link.Options
+}
+
+// ErrClosed is returned by Send after Close.
+var ErrClosed = errors.New("client closed")
+
+// Client is a connection of one application to its relay.
+type Client struct {
+	opts   Options
+	relay  string // the relay's id, learned from its hello
+	http   *http.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	sends chan *sendReq
+	retry chan []*sendReq
+
+	mu       sync.Mutex
+	conn     *link.Conn
+	connCh   chan struct{} // closed and replaced when conn changes
+	handlers map[string]Handler
+	handlerC chan struct{}
+	state    string
+	seen     *recentIDs
+
+	deliveries chan delivery
+}
+
+// Dial connects to the relay and starts the client. It fails when the
+// relay cannot be reached now; once dialed, the client reconnects by itself.
+func Dial(ctx context.Context, opts Options) (*Client, error) {
+	if opts.Relay == "" {
+		return nil, errors.New("client: Options.Relay is required: the relay's URL, like http://127.0.0.1:7100")
+	}
+	if !config.ValidID(opts.ID) {
+		return nil, fmt.Errorf("client: id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", opts.ID)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Transport == "" {
+		opts.Transport = "auto"
+	}
+	c := &Client{
+		opts:       opts,
+		http:       &http.Client{Timeout: 10 * time.Second},
+		sends:      make(chan *sendReq, 1024),
+		retry:      make(chan []*sendReq, 1),
+		connCh:     make(chan struct{}),
+		handlers:   make(map[string]Handler),
+		handlerC:   make(chan struct{}),
+		seen:       newRecentIDs(100000),
+		deliveries: make(chan delivery, 256),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	first, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		return nil, err
+	}
+	c.wg.Add(3)
+	go c.connLoop(first)
+	go c.sendLoop()
+	go c.dispatchLoop()
+	return c, nil
+}
+
+// Relay returns the id of the relay the client is attached to.
+func (c *Client) Relay() string { return c.relay }
+
+// Address returns the client's own address, relay/client.
+func (c *Client) Address() string { return c.relay + "/" + c.opts.ID }
+
+// Close ends the connection. Envelopes being handled finish first; sends
+// still waiting fail with ErrClosed.
+func (c *Client) Close() error {
+	c.cancel()
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.Close("client closing")
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// State reports "connected" or "connecting".
+func (c *Client) State() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// connect reads the relay's hello and opens one link.
+func (c *Client) connect(ctx context.Context) (*link.Conn, error) {
+	h, err := hello.Fetch(ctx, c.http, c.opts.Relay)
+	if err != nil {
+		return nil, fmt.Errorf("client: reach relay %s: %w", c.opts.Relay, err)
+	}
+	t, err := h.Choose(c.opts.Transport)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	s, err := hello.Dial(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	conn := link.New(s, c.opts.Link)
+	if _, err := conn.Greet(&pb.Hello{ClientId: c.opts.ID, Receive: c.opts.Receive, MaxBatch: uint32(c.opts.MaxBatch), Version: "sdk"}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("client: relay %s: %w", h.ID, err)
+	}
+	c.relay = h.ID
+	return conn, nil
+}
+
+// connLoop serves links one after another until Close.
+func (c *Client) connLoop(conn *link.Conn) {
+	defer c.wg.Done()
+	backoff := 100 * time.Millisecond
+	for {
+		c.setConn(conn)
+		conn.Run(&receiver{c: c})
+		select {
+		case <-conn.Done():
+			c.opts.Logger.Warn("relay link down", "relay", c.opts.Relay, "err", conn.Err())
+		case <-c.ctx.Done():
+			conn.Close("client closing")
+			c.setConn(nil)
+			return
+		}
+		c.setConn(nil)
+		for {
+			var err error
+			conn, err = c.connect(c.ctx)
+			if err == nil {
+				backoff = 100 * time.Millisecond
+				break
+			}
+			c.opts.Logger.Warn("reconnect", "relay", c.opts.Relay, "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-c.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+}
+
+func (c *Client) setConn(conn *link.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = conn
+	c.state = "connecting"
+	if conn != nil {
+		c.state = "connected"
+	}
+	close(c.connCh)
+	c.connCh = make(chan struct{})
+}
+
+// currentConn returns the live link, waiting for one.
+func (c *Client) currentConn(ctx context.Context) (*link.Conn, error) {
+	for {
+		c.mu.Lock()
+		conn, ch := c.conn, c.connCh
+		c.mu.Unlock()
+		if conn != nil {
+			select {
+			case <-conn.Done():
+			default:
+				return conn, nil
+			}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

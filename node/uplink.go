@@ -1,0 +1,164 @@
+// Package node runs a node relay's link to its parent: it reads the
+// parent's /v1/hello, picks the transport the parent prefers (unless the
+// node pins one), dials, says hello as a child with its subtree, and hands
+// the established link to the relay. When the link ends it reconnects,
+// forever, with capped and jittered backoff.
+//
+// The package does not route or store; the relay does that with the link
+// it is handed.
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/hello"
+	"github.com/medrelay/medrelay/relay/link"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Options configure an Uplink. Zero durations mean the defaults.
+type Options struct {
+	// RelayID is this node's id.
+	RelayID string
+	// ParentURL is the parent's HTTP address.
+	ParentURL string
+	// Transport is "auto" (what the parent prefers) or a transport name.
+	Transport string
+	// Subtree returns this node and every relay below it, for the hello.
+	Subtree func() []string
+	// Version is sent in the hello.
+	Version string
+	// Link configures the link (heartbeat, timeout, window, frame limit).
+	Link link.Options
+	// MinBackoff is the first wait after a failure (default 100ms).
+	MinBackoff time.Duration
+	// MaxBackoff caps the wait between attempts (default 5s).
+	MaxBackoff time.Duration
+	// Logger receives connection events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// State describes the uplink for status pages.
+type State struct {
+	State     string    `json:"state"` // connecting | connected
+	URL       string    `json:"url"`
+	Parent    string    `json:"parent,omitempty"`
+	Transport string    `json:"transport,omitempty"`
+	Addr      string    `json:"addr,omitempty"`
+	Since     time.Time `json:"since"`
+	LastError string    `json:"last_error,omitempty"`
+	Attempts  int       `json:"attempts"`
+}
+
+// AttachFunc serves an established link to the parent and returns when it
+// has ended.
+type AttachFunc func(c *link.Conn, w *pb.Welcome, transport string)
+
+// Uplink keeps a node linked to its parent.
+type Uplink struct {
+	opts   Options
+	attach AttachFunc
+	http   *http.Client
+
+	mu    sync.Mutex
+	state State
+}
+
+// New returns an Uplink; Run starts it.
+func New(opts Options, attach AttachFunc) *Uplink {
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 100 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	u := &Uplink{opts: opts, attach: attach, http: &http.Client{Timeout: 10 * time.Second}}
+	u.state = State{State: "connecting", URL: opts.ParentURL, Since: time.Now()}
+	return u
+}
+
+// State returns a snapshot of the uplink's state.
+func (u *Uplink) State() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state
+}
+
+// Run connects and reconnects until ctx ends.
+func (u *Uplink) Run(ctx context.Context) {
+	backoff := u.opts.MinBackoff
+	for ctx.Err() == nil {
+		connected, err := u.once(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			backoff = u.opts.MinBackoff
+		}
+		u.setDown(err)
+		u.opts.Logger.Warn("parent link down", "parent", u.opts.ParentURL, "err", err, "retry_in", backoff)
+		select {
+		case <-time.After(jitter(backoff)):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, u.opts.MaxBackoff)
+	}
+}
+
+// jitter returns d scaled by a random factor in [0.5, 1.5).
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}
+
+// once makes one connection and serves it until it ends.
+func (u *Uplink) once(ctx context.Context) (connected bool, err error) {
+	h, err := hello.Fetch(ctx, u.http, u.opts.ParentURL)
+	if err != nil {
+		return false, err
+	}
+	t, err := h.Choose(u.opts.Transport)
+	if err != nil {
+		return false, err
+	}
+	s, err := hello.Dial(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	c := link.New(s, u.opts.Link)
+	w, err := c.Greet(&pb.Hello{RelayId: u.opts.RelayID, Subtree: u.opts.Subtree(), Version: u.opts.Version})
+	if err != nil {
+		s.Close()
+		return false, err
+	}
+	u.mu.Lock()
+	u.state = State{State: "connected", URL: u.opts.ParentURL, Parent: w.RelayId, Transport: t.Name, Addr: t.Addr, Since: time.Now(), Attempts: u.state.Attempts}
+	u.mu.Unlock()
+	u.opts.Logger.Info("parent link up", "parent", w.RelayId, "transport", t.Name, "addr", t.Addr)
+	u.attach(c, w, t.Name)
+	return true, fmt.Errorf("link ended: %w", c.Err())
+}
+
+func (u *Uplink) setDown(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state.State != "connecting" {
+		u.state.Since = time.Now()
+	}
+	u.state.State = "connecting"
+	u.state.Transport, u.state.Addr = "", ""
+	u.state.Attempts++
+	if err != nil {
+		u.state.LastError = err.Error()
+	}
+}

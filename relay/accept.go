@@ -1,0 +1,144 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// childLink is a connected child relay.
+type childLink struct {
+	conn      *link.Conn
+	transport string
+	since     time.Time
+	subtree   []string
+}
+
+func (r *Relay) acceptLoop(ln net.Listener, transport string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			r.log.Warn("accept", "transport", transport, "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		r.goRun(func() { r.serveStream(c.(link.Stream), transport, c.RemoteAddr().String()) })
+	}
+}
+
+// serveStream runs the accepting side of one link until it ends.
+func (r *Relay) serveStream(s link.Stream, transport, remote string) {
+	c := link.New(s, r.opts)
+	h, err := c.AwaitHello()
+	if err != nil {
+		r.log.Warn("link refused", "remote", remote, "transport", transport, "reason", err.Error())
+		s.Close()
+		return
+	}
+	if err := r.checkHello(h); err != nil {
+		r.log.Warn("link refused", "remote", remote, "transport", transport, "reason", err.Error())
+		c.Refuse(err.Error())
+		return
+	}
+	if err := c.Welcome(&pb.Welcome{RelayId: r.cfg.ID, Role: r.cfg.Role, Version: Version}); err != nil {
+		s.Close()
+		return
+	}
+	r.track(c)
+	defer r.untrack(c)
+	if h.RelayId != "" {
+		r.serveChild(c, h, transport)
+	} else {
+		r.serveClient(c, h, transport)
+	}
+	c.Close("done")
+}
+
+func (r *Relay) checkHello(h *pb.Hello) error {
+	switch {
+	case h.RelayId != "" && h.ClientId != "":
+		return errors.New("hello names both a relay and a client")
+	case h.RelayId == "" && h.ClientId == "":
+		return errors.New("hello names neither a relay nor a client")
+	case h.ClientId != "" && !config.ValidID(h.ClientId):
+		return fmt.Errorf("client id %q is invalid: use [a-z0-9-], at most 64 characters", h.ClientId)
+	case h.RelayId != "" && !config.ValidID(h.RelayId):
+		return fmt.Errorf("relay id %q is invalid", h.RelayId)
+	case h.RelayId == r.cfg.ID:
+		return fmt.Errorf("relay id %q is this relay's own id", h.RelayId)
+	case h.RelayId != "" && !slices.Contains(h.Subtree, h.RelayId):
+		return fmt.Errorf("child %s must announce itself in its subtree", h.RelayId)
+	}
+	for _, id := range h.Subtree {
+		if !config.ValidID(id) || id == r.cfg.ID {
+			return fmt.Errorf("subtree entry %q is invalid", id)
+		}
+	}
+	return nil
+}
+
+func (r *Relay) serveChild(c *link.Conn, h *pb.Hello, transport string) {
+	id := h.RelayId
+	if err := r.setSubtree(id, h.Subtree); err != nil {
+		r.log.Error("store routes", "child", id, "err", err)
+		return
+	}
+	cl := &childLink{conn: c, transport: transport, since: time.Now(), subtree: h.Subtree}
+	r.mu.Lock()
+	old := r.children[id]
+	r.children[id] = cl
+	r.mu.Unlock()
+	if old != nil {
+		old.conn.Close("replaced by a new link from the same child")
+	}
+	r.log.Info("child connected", "child", id, "transport", transport, "subtree", h.Subtree)
+	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, child: cl})
+	r.pump("child/"+id, c, 0)
+	<-c.Done()
+	r.mu.Lock()
+	if r.children[id] == cl {
+		delete(r.children, id)
+	}
+	r.mu.Unlock()
+	r.log.Info("child disconnected", "child", id, "reason", errString(c.Err()))
+}
+
+// setSubtree records a child's subtree and tells this relay's parent.
+func (r *Relay) setSubtree(child string, subtree []string) error {
+	if err := r.store.Update(func(tx *store.Tx) error { return tx.SetSubtree(child, subtree) }); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	for rel, via := range r.routes {
+		if via == child && !slices.Contains(subtree, rel) {
+			delete(r.routes, rel)
+		}
+	}
+	for _, rel := range subtree {
+		r.routes[rel] = child
+	}
+	up := r.upConn
+	r.mu.Unlock()
+	if up != nil {
+		up.Announce(r.subtree())
+	}
+	return nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

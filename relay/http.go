@@ -1,0 +1,225 @@
+package relay
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medrelay/medrelay/node"
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/hello"
+)
+
+func (r *Relay) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+hello.Path, r.serveHello)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", r.serveReady)
+	mux.HandleFunc("GET /metrics", r.serveMetrics)
+	mux.HandleFunc("GET /v1/status", r.serveStatus)
+	mux.HandleFunc("GET /v1/audit", r.serveAudit)
+	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
+	return mux
+}
+
+// Hello returns what /v1/hello serves.
+func (r *Relay) Hello() hello.Hello {
+	h := hello.Hello{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Prefer: r.cfg.Listen.Prefer, Transports: []hello.Transport{}}
+	if r.tcpLn != nil {
+		h.Transports = append(h.Transports, hello.Transport{Name: "tcp", Addr: r.TCPAddr()})
+	}
+	return h
+}
+
+func (r *Relay) serveHello(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, r.Hello())
+}
+
+func (r *Relay) serveReady(w http.ResponseWriter, _ *http.Request) {
+	st := r.Status()
+	if st.Parent != nil && st.Parent.State != "connected" {
+		http.Error(w, "parent link is "+st.Parent.State, http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Status is what /v1/status serves and medrelayctl status shows.
+type Status struct {
+	ID          string         `json:"id"`
+	Role        string         `json:"role"`
+	Version     string         `json:"version"`
+	Parent      *node.State    `json:"parent,omitempty"`
+	Children    []ChildStatus  `json:"children"`
+	Clients     []ClientStatus `json:"clients"`
+	Queues      map[string]int `json:"queues"`
+	DeadLetters int            `json:"dead_letters"`
+	Commits     uint64         `json:"commits"`
+	CommitLast  string         `json:"commit_latency_last"`
+}
+
+// ChildStatus describes a child relay.
+type ChildStatus struct {
+	ID        string    `json:"id"`
+	Connected bool      `json:"connected"`
+	Transport string    `json:"transport,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+	Subtree   []string  `json:"subtree"`
+}
+
+// ClientStatus describes a local client.
+type ClientStatus struct {
+	ID        string `json:"id"`
+	Receivers int    `json:"receivers"`
+	Senders   int    `json:"senders"`
+}
+
+// Status returns a snapshot of the relay's links and queues.
+func (r *Relay) Status() Status {
+	st := Status{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Queues: r.store.Depths()}
+	cs := r.store.Stats()
+	st.Commits, st.CommitLast = cs.Commits, cs.LastLatency.String()
+	r.mu.RLock()
+	if r.uplink != nil {
+		up := r.uplink.State()
+		st.Parent = &up
+	}
+	subtrees := make(map[string][]string)
+	for rel, via := range r.routes {
+		subtrees[via] = append(subtrees[via], rel)
+	}
+	for id, sub := range subtrees {
+		c := ChildStatus{ID: id, Subtree: sub}
+		sort.Strings(c.Subtree)
+		if cl := r.children[id]; cl != nil {
+			c.Connected, c.Transport, c.Since = true, cl.transport, cl.since
+		}
+		st.Children = append(st.Children, c)
+	}
+	for id, in := range r.inboxes {
+		st.Clients = append(st.Clients, ClientStatus{ID: id, Receivers: len(in.receivers), Senders: in.senders})
+	}
+	r.mu.RUnlock()
+	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })
+	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ID < st.Clients[j].ID })
+	if d, err := r.store.DeadLetters(1 << 20); err == nil {
+		st.DeadLetters = len(d)
+	}
+	return st
+}
+
+func (r *Relay) serveStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) }
+
+func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	st := r.Status()
+	cs := r.store.Stats()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# TYPE medrelay_queue_depth gauge\n")
+	for q, n := range st.Queues {
+		fmt.Fprintf(w, "medrelay_queue_depth{queue=%q} %d\n", q, n)
+	}
+	fmt.Fprintf(w, "# TYPE medrelay_commits_total counter\nmedrelay_commits_total %d\n", cs.Commits)
+	fmt.Fprintf(w, "# TYPE medrelay_commit_submissions_total counter\nmedrelay_commit_submissions_total %d\n", cs.Submissions)
+	fmt.Fprintf(w, "# TYPE medrelay_commit_latency_max_seconds gauge\nmedrelay_commit_latency_max_seconds %g\n", cs.MaxLatency.Seconds())
+	fmt.Fprintf(w, "# TYPE medrelay_dead_letters gauge\nmedrelay_dead_letters %d\n", st.DeadLetters)
+	up := 0
+	if st.Parent != nil && st.Parent.State == "connected" {
+		up = 1
+	}
+	fmt.Fprintf(w, "# TYPE medrelay_parent_connected gauge\nmedrelay_parent_connected %d\n", up)
+	fmt.Fprintf(w, "# TYPE medrelay_children_connected gauge\n")
+	n := 0
+	for _, c := range st.Children {
+		if c.Connected {
+			n++
+		}
+	}
+	fmt.Fprintf(w, "medrelay_children_connected %d\n", n)
+}
+
+func (r *Relay) serveAudit(w http.ResponseWriter, req *http.Request) {
+	if r.cfg.Role != config.RoleMain {
+		http.Error(w, "the audit log is kept by main; ask the main relay", http.StatusNotFound)
+		return
+	}
+	q, err := parseAuditQuery(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	recs, err := r.Audit(q)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	for _, rec := range recs {
+		enc.Encode(rec)
+	}
+}
+
+func parseAuditQuery(req *http.Request) (AuditQuery, error) {
+	v := req.URL.Query()
+	q := AuditQuery{From: v.Get("from"), To: v.Get("to"), Command: v.Get("command")}
+	if s := v.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return q, fmt.Errorf("since %q is invalid: use RFC 3339, like 2026-01-02T15:04:05Z", s)
+		}
+		q.Since = t
+	}
+	for _, a := range []string{q.From, q.To} {
+		if a != "" && strings.Contains(a, "/") && !strings.HasSuffix(a, "/") {
+			if _, err := envelope.ParseAddress(a); err != nil {
+				return q, err
+			}
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return q, fmt.Errorf("limit %q is invalid: use a positive number", s)
+		}
+		q.Limit = n
+	}
+	return q, nil
+}
+
+func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
+	d, err := r.store.DeadLetters(1000)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	type item struct {
+		Seq    uint64    `json:"seq"`
+		Queue  string    `json:"queue"`
+		Reason string    `json:"reason"`
+		At     time.Time `json:"at"`
+		ID     string    `json:"id"`
+		From   string    `json:"from"`
+		To     string    `json:"to"`
+	}
+	out := []item{}
+	for _, x := range d {
+		it := item{Seq: x.Seq, Queue: x.Queue, Reason: x.Reason, At: x.At}
+		if env, err := envelope.Decode(x.Raw); err == nil {
+			it.ID, it.From, it.To = env.Id, envelope.FormatAddress(env.From), envelope.FormatAddress(env.To)
+		}
+		out = append(out, it)
+	}
+	writeJSON(w, out)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,79 @@
+package relay
+
+import (
+	"slices"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/link"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// inbox is a local client's queue and the connections that may receive
+// from it. One receiving connection at a time takes envelopes; when it
+// ends, the next one takes over from the first unacknowledged envelope.
+type inbox struct {
+	receivers []receiver
+	senders   int
+	active    *link.Conn
+	lastSeen  time.Time
+}
+
+// receiver is a connection that takes envelopes from an inbox.
+type receiver struct {
+	conn     *link.Conn
+	maxBatch int
+}
+
+func (r *Relay) serveClient(c *link.Conn, h *pb.Hello, transport string) {
+	id := h.ClientId
+	r.mu.Lock()
+	in := r.inboxes[id]
+	if in == nil {
+		in = &inbox{}
+		r.inboxes[id] = in
+	}
+	if h.Receive {
+		in.receivers = append(in.receivers, receiver{c, int(h.MaxBatch)})
+	} else {
+		in.senders++
+	}
+	r.mu.Unlock()
+	r.log.Info("client connected", "client", id, "transport", transport, "receive", h.Receive)
+	c.Run(&peerHandler{r: r, p: peer{kind: peerClient, id: id}})
+	if h.Receive {
+		r.nextReceiver(id)
+	}
+	<-c.Done()
+	r.mu.Lock()
+	if h.Receive {
+		in.receivers = slices.DeleteFunc(in.receivers, func(x receiver) bool { return x.conn == c })
+	} else {
+		in.senders--
+	}
+	in.lastSeen = time.Now()
+	wasActive := in.active == c
+	if wasActive {
+		in.active = nil
+	}
+	r.mu.Unlock()
+	if wasActive {
+		r.nextReceiver(id)
+	}
+	r.log.Info("client disconnected", "client", id, "reason", errString(c.Err()))
+}
+
+// nextReceiver starts delivering id's inbox on a receiving connection when
+// none is delivering.
+func (r *Relay) nextReceiver(id string) {
+	r.mu.Lock()
+	in := r.inboxes[id]
+	if in == nil || in.active != nil || len(in.receivers) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	rc := in.receivers[0]
+	in.active = rc.conn
+	r.mu.Unlock()
+	r.goRun(func() { r.pump("client/"+id, rc.conn, rc.maxBatch) })
+}

@@ -1,0 +1,247 @@
+// Package link runs medrelay's link protocol on one established stream (a
+// TCP connection or a QUIC stream): batches of envelopes and their
+// acknowledgements in both directions, subtree announcements, heartbeats
+// and a clean goodbye.
+//
+// A Conn pairs a reader and a writer goroutine: either failing ends both,
+// and every batch still waiting for its acknowledgement is failed so its
+// sender can resend it on the next connection. The package does not dial,
+// listen, store or route; see packages tcplink and relay.
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/wire"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Stream is what a Conn runs on.
+type Stream interface {
+	io.ReadWriteCloser
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// ErrClosed is returned for batches that were in flight when the Conn
+// closed, and by sends after it closed.
+var ErrClosed = errors.New("link closed")
+
+// Handler receives what the peer sends. Its methods are called from the
+// reader goroutine, in order; they must not block for long.
+type Handler interface {
+	// Batch is called for each batch received. The handler calls ack
+	// exactly once, from any goroutine, after the envelopes are durably
+	// stored (or refused).
+	Batch(b *pb.Batch, ack func(rejected []*pb.Rejection))
+	// Announce is called when a child relay announces a new subtree.
+	Announce(subtree []string)
+}
+
+// Options configure a Conn. Zero values mean the defaults.
+type Options struct {
+	// MaxFrame bounds frames in both directions (default wire.DefaultMaxFrame).
+	MaxFrame int
+	// Heartbeat is how often a frame is sent when nothing else was (default 1s).
+	Heartbeat time.Duration
+	// Timeout ends the link when nothing arrives for this long (default 5s).
+	Timeout time.Duration
+	// Window is how many batches may wait for acknowledgement (default 64).
+	Window int
+	// Logger receives link events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o *Options) fill() {
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.Window <= 0 {
+		o.Window = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// AckFunc receives the peer's acknowledgement of a batch, or an error when
+// the link closed first.
+type AckFunc func(ack *pb.Ack, err error)
+
+// Conn is one link on one stream.
+type Conn struct {
+	s    Stream
+	opts Options
+	r    *wire.Reader
+	w    *wire.Writer
+
+	out    chan *pb.Frame
+	window chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	seq     uint64
+	pending map[uint64]AckFunc
+	err     error
+	started bool
+}
+
+// New wraps a stream. Use ReadFrame and WriteFrame for the handshake, then Run.
+func New(s Stream, opts Options) *Conn {
+	opts.fill()
+	return &Conn{
+		s:       s,
+		opts:    opts,
+		r:       wire.NewReader(s, opts.MaxFrame),
+		w:       wire.NewWriter(s, opts.MaxFrame),
+		out:     make(chan *pb.Frame, 4*opts.Window),
+		window:  make(chan struct{}, opts.Window),
+		done:    make(chan struct{}),
+		pending: make(map[uint64]AckFunc),
+	}
+}
+
+// ReadFrame reads one frame with a deadline. Only for the handshake.
+func (c *Conn) ReadFrame(timeout time.Duration) (*pb.Frame, error) {
+	c.s.SetReadDeadline(time.Now().Add(timeout))
+	defer c.s.SetReadDeadline(time.Time{})
+	return c.r.Read()
+}
+
+// WriteFrame writes and flushes one frame. Only for the handshake.
+func (c *Conn) WriteFrame(f *pb.Frame, timeout time.Duration) error {
+	c.s.SetWriteDeadline(time.Now().Add(timeout))
+	defer c.s.SetWriteDeadline(time.Time{})
+	if err := c.w.Write(f); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// Run starts the reader and writer goroutines. h receives what arrives.
+func (c *Conn) Run(h Handler) {
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
+	c.wg.Add(2)
+	go c.readLoop(h)
+	go c.writeLoop()
+}
+
+// Done is closed when the link has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the link ended (nil while it runs).
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close ends the link, telling the peer why, and waits for its goroutines.
+func (c *Conn) Close(reason string) error {
+	select {
+	case c.out <- &pb.Frame{Msg: &pb.Frame_Goodbye{Goodbye: &pb.Goodbye{Reason: reason}}}:
+	default:
+	}
+	c.fail(fmt.Errorf("%w: %s", ErrClosed, reason))
+	c.wg.Wait()
+	return nil
+}
+
+// fail ends the link once: closes the stream and fails pending batches.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	close(c.done)
+	// Give the writer a moment to send a goodbye before the stream closes.
+	time.AfterFunc(50*time.Millisecond, func() { c.s.Close() })
+	for _, cb := range pending {
+		cb(nil, fmt.Errorf("%w: %v", ErrClosed, err))
+	}
+}
+
+// SendAsync sends a batch of encoded envelopes. It blocks while the window
+// is full; cb runs once, from a link goroutine, with the acknowledgement or
+// the error that ended the link.
+func (c *Conn) SendAsync(ctx context.Context, envs [][]byte, cb AckFunc) error {
+	select {
+	case c.window <- struct{}{}:
+	case <-c.done:
+		return c.closedErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	if c.pending == nil {
+		c.mu.Unlock()
+		<-c.window
+		return c.closedErr()
+	}
+	c.seq++
+	seq := c.seq
+	c.pending[seq] = cb
+	c.mu.Unlock()
+	return c.push(&pb.Frame{Msg: &pb.Frame_Batch{Batch: &pb.Batch{Seq: seq, Envelopes: envs}}})
+}
+
+// Send sends a batch and waits for its acknowledgement.
+func (c *Conn) Send(ctx context.Context, envs [][]byte) (*pb.Ack, error) {
+	type result struct {
+		ack *pb.Ack
+		err error
+	}
+	ch := make(chan result, 1)
+	if err := c.SendAsync(ctx, envs, func(a *pb.Ack, err error) { ch <- result{a, err} }); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.ack, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Announce tells the parent the relays now under this child.
+func (c *Conn) Announce(subtree []string) error {
+	return c.push(&pb.Frame{Msg: &pb.Frame_Announce{Announce: &pb.Announce{Subtree: subtree}}})
+}
+
+func (c *Conn) ack(seq uint64, rejected []*pb.Rejection) {
+	c.push(&pb.Frame{Msg: &pb.Frame_Ack{Ack: &pb.Ack{Seq: seq, Rejected: rejected}}})
+}
+
+func (c *Conn) push(f *pb.Frame) error {
+	select {
+	case c.out <- f:
+		return nil
+	case <-c.done:
+		return c.closedErr()
+	}
+}
+
+func (c *Conn) closedErr() error {
+	if err := c.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	return ErrClosed
+}

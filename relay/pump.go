@@ -1,0 +1,133 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Batch limits for what a pump sends in one frame.
+const (
+	pumpBatchMax   = 256
+	pumpBatchBytes = 512 << 10
+)
+
+// pump sends queue over c, oldest first, until c ends. An entry leaves the
+// queue only when the peer acknowledges it; entries in flight when c ends
+// are sent again on the next link (the next hop dedupes them).
+func (r *Relay) pump(queue string, c *link.Conn, maxBatch int) {
+	if maxBatch <= 0 || maxBatch > pumpBatchMax {
+		maxBatch = pumpBatchMax
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	sig := r.store.Signal(queue)
+	var cursor uint64
+	for ctx.Err() == nil {
+		entries, err := r.store.Read(queue, cursor, maxBatch, pumpBatchBytes)
+		if err != nil {
+			r.log.Error("read queue", "queue", queue, "err", err)
+			c.Close("relay store error")
+			return
+		}
+		if len(entries) == 0 {
+			select {
+			case <-sig:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		cursor = entries[len(entries)-1].Seq
+		entries = r.dropExpired(queue, entries)
+		if len(entries) == 0 {
+			continue
+		}
+		raws := make([][]byte, len(entries))
+		for i, e := range entries {
+			raws[i] = e.Raw
+		}
+		err = c.SendAsync(ctx, raws, func(ack *pb.Ack, err error) {
+			if err == nil {
+				r.acked(queue, entries, ack)
+			}
+		})
+		if err != nil {
+			return
+		}
+	}
+}
+
+// acked removes acknowledged entries. Refused ones become dead letters with
+// a receipt to their sender.
+func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
+	seqs := make([]uint64, len(entries))
+	for i, e := range entries {
+		seqs[i] = e.Seq
+	}
+	rejected := ack.Rejected
+	r.store.Submit(func(tx *store.Tx) error {
+		for _, rj := range rejected {
+			if int(rj.Index) >= len(entries) {
+				continue
+			}
+			raw := entries[rj.Index].Raw
+			env, err := envelope.Decode(raw)
+			if err != nil {
+				env = &pb.Envelope{Id: rj.Id, Kind: pb.Kind_KIND_RECEIPT}
+			}
+			if err := r.deadLetter(tx, queue, env, raw, "refused by next hop: "+rj.Reason, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE); err != nil {
+				return err
+			}
+		}
+		return tx.Remove(queue, seqs)
+	})
+}
+
+// dropExpired moves expired entries to the dead letters (with an EXPIRED
+// receipt) and returns the rest.
+func (r *Relay) dropExpired(queue string, entries []store.Entry) []store.Entry {
+	now := time.Now()
+	live := entries[:0:0]
+	var expired []store.Entry
+	for _, e := range entries {
+		if exp := envelope.ExpiresAt(e.Raw); !exp.IsZero() && exp.Before(now) {
+			expired = append(expired, e)
+			continue
+		}
+		live = append(live, e)
+	}
+	if len(expired) == 0 {
+		return entries
+	}
+	err := r.store.Update(func(tx *store.Tx) error {
+		for _, e := range expired {
+			env, err := envelope.Decode(e.Raw)
+			if err != nil {
+				continue
+			}
+			if err := r.deadLetter(tx, queue, env, e.Raw, "expired before delivery", pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {
+				return err
+			}
+			if err := tx.Remove(queue, []uint64{e.Seq}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Error("expire envelopes", "queue", queue, "err", err)
+	}
+	return live
+}

@@ -1,0 +1,61 @@
+package relay
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// ReceiptCommand is the command of receipts relays make.
+const ReceiptCommand = "medrelay.receipt"
+
+// deadLetter stores an envelope that cannot be delivered and, unless it is
+// itself a receipt, queues a receipt to its sender in the same transaction.
+func (r *Relay) deadLetter(tx *store.Tx, queue string, env *pb.Envelope, raw []byte, reason string, status pb.ReceiptStatus) error {
+	r.log.Warn("dead letter", "id", env.Id, "from", envelope.FormatAddress(env.From), "to", envelope.FormatAddress(env.To), "reason", reason)
+	if err := tx.DeadLetter(queue, raw, reason); err != nil {
+		return err
+	}
+	if env.Kind == pb.Kind_KIND_RECEIPT {
+		return nil
+	}
+	rc := r.receipt(env, status, reason)
+	q, dead := r.route(rc.To.Relay, peer{kind: peerClient})
+	if dead != "" {
+		return nil
+	}
+	if q == "" {
+		q = "client/" + rc.To.Client
+	}
+	key, _ := envelope.IDKey(rc.Id)
+	if _, err := tx.Seen(key); err != nil {
+		return err
+	}
+	rraw, err := proto.Marshal(rc)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Enqueue(q, envelope.AppendHop(rraw, r.cfg.ID, time.Now()))
+	return err
+}
+
+// receipt makes a receipt about env from this relay to env's sender.
+func (r *Relay) receipt(env *pb.Envelope, status pb.ReceiptStatus, reason string) *pb.Envelope {
+	now := time.Now()
+	return &pb.Envelope{
+		Id:            envelope.NewID(),
+		From:          &pb.Address{Relay: r.cfg.ID},
+		To:            env.From,
+		Command:       ReceiptCommand,
+		CorrelationId: env.Id,
+		CreatedAt:     timestamppb.New(now),
+		Kind:          pb.Kind_KIND_RECEIPT,
+		Receipt:       &pb.Receipt{Status: status, EnvelopeId: env.Id, Reason: reason},
+	}
+}

@@ -1,0 +1,254 @@
+// Package relay is a medrelay relay: a main or a node. It accepts links
+// from client applications and child relays, routes every envelope it
+// receives to a local client's inbox, a child's queue or its parent's
+// queue, keeps each queue on disk until the next hop acknowledges, and
+// serves /v1/hello and the admin API on its HTTP address.
+//
+// Package relay wires the parts together; the parts live in subpackages:
+// config (the YAML file), store (bbolt), wire and link (the link protocol),
+// hello (discovery and dialing). A node's link to its parent is run by
+// package node.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/medrelay/medrelay/node"
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Version is reported in /v1/hello and in handshakes.
+const Version = "0.1.0"
+
+// Relay is one running relay.
+type Relay struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	store *store.Store
+	opts  link.Options
+
+	httpLn net.Listener
+	tcpLn  net.Listener
+	srv    *http.Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.RWMutex
+	routes   map[string]string // relay id -> child id
+	children map[string]*childLink
+	inboxes  map[string]*inbox
+	uplink   *node.Uplink
+	upConn   *link.Conn
+	conns    map[*link.Conn]struct{}
+}
+
+// Options are what a relay needs besides its config file.
+type Options struct {
+	// Logger receives the relay's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Link tunes heartbeats and windows (defaults: see link.Options).
+	Link link.Options
+}
+
+// New opens the relay's store and binds its listeners. Call Start to serve.
+func New(cfg *config.Config, opts Options) (*Relay, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("relay", cfg.ID)
+	opts.Link.MaxFrame = cfg.Limits.MaxFrameBytes
+	opts.Link.Logger = log
+	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	routes, err := st.Routes()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("load routes: %w", err)
+	}
+	r := &Relay{
+		cfg: cfg, log: log, store: st, opts: opts.Link,
+		routes:   routes,
+		children: make(map[string]*childLink),
+		inboxes:  make(map[string]*inbox),
+		conns:    make(map[*link.Conn]struct{}),
+	}
+	if cfg.Parent != nil {
+		r.uplink = node.New(node.Options{
+			RelayID:   cfg.ID,
+			ParentURL: cfg.Parent.URL,
+			Transport: cfg.Parent.Transport,
+			Subtree:   r.subtree,
+			Version:   Version,
+			Link:      r.opts,
+			Logger:    r.log,
+		}, r.attachParent)
+	}
+	if err := r.listen(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Relay) listen() error {
+	var err error
+	if r.httpLn, err = net.Listen("tcp", r.cfg.Listen.HTTP); err != nil {
+		return fmt.Errorf("listen.http %s: %w", r.cfg.Listen.HTTP, err)
+	}
+	if r.cfg.Listen.TCP != "" {
+		if r.tcpLn, err = net.Listen("tcp", r.cfg.Listen.TCP); err != nil {
+			r.httpLn.Close()
+			return fmt.Errorf("listen.tcp %s: %w", r.cfg.Listen.TCP, err)
+		}
+	}
+	return nil
+}
+
+// ID returns the relay's id.
+func (r *Relay) ID() string { return r.cfg.ID }
+
+// HTTPAddr returns the bound HTTP address (useful with port 0).
+func (r *Relay) HTTPAddr() string { return r.httpLn.Addr().String() }
+
+// URL returns the relay's base URL.
+func (r *Relay) URL() string { return "http://" + r.HTTPAddr() }
+
+// TCPAddr returns the bound TCP link address, or "".
+func (r *Relay) TCPAddr() string {
+	if r.tcpLn == nil {
+		return ""
+	}
+	return r.tcpLn.Addr().String()
+}
+
+// Start serves the listeners and runs maintenance until Close.
+func (r *Relay) Start() {
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	r.goRun(func() {
+		if err := r.srv.Serve(r.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.log.Error("http server stopped", "err", err)
+		}
+	})
+	if r.tcpLn != nil {
+		r.goRun(func() { r.acceptLoop(r.tcpLn, "tcp") })
+	}
+	r.goRun(r.maintain)
+	if r.uplink != nil {
+		r.goRun(func() { r.uplink.Run(r.ctx) })
+	}
+	r.log.Info("relay started", "role", r.cfg.Role, "http", r.HTTPAddr(), "tcp", r.TCPAddr())
+}
+
+func (r *Relay) goRun(fn func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		fn()
+	}()
+}
+
+// Close stops serving, ends every link and closes the store.
+func (r *Relay) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.srv != nil {
+		r.srv.Close()
+	} else {
+		r.httpLn.Close()
+	}
+	if r.tcpLn != nil {
+		r.tcpLn.Close()
+	}
+	r.mu.Lock()
+	conns := make([]*link.Conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.Close("relay shutting down")
+	}
+	r.wg.Wait()
+	return r.store.Close()
+}
+
+// maintain prunes old dedupe records now and then.
+func (r *Relay) maintain() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			if n, err := r.store.PruneSeen(time.Now()); err != nil {
+				r.log.Warn("prune dedupe records", "err", err)
+			} else if n > 0 {
+				r.log.Debug("pruned dedupe records", "count", n)
+			}
+		}
+	}
+}
+
+// subtree returns this relay and every relay below it, sorted.
+func (r *Relay) subtree() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := []string{r.cfg.ID}
+	for id := range r.routes {
+		if id != r.cfg.ID {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out[1:])
+	return out
+}
+
+func (r *Relay) track(c *link.Conn) {
+	r.mu.Lock()
+	r.conns[c] = struct{}{}
+	r.mu.Unlock()
+}
+
+func (r *Relay) untrack(c *link.Conn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	r.mu.Unlock()
+}
+
+// attachParent serves the link to the parent until it ends.
+func (r *Relay) attachParent(c *link.Conn, w *pb.Welcome, _ string) {
+	r.track(c)
+	defer r.untrack(c)
+	r.mu.Lock()
+	r.upConn = c
+	r.mu.Unlock()
+	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}})
+	// Announce what joined below while the link was down.
+	c.Announce(r.subtree())
+	r.pump("parent", c, 0)
+	<-c.Done()
+	r.mu.Lock()
+	if r.upConn == c {
+		r.upConn = nil
+	}
+	r.mu.Unlock()
+}

@@ -1,0 +1,193 @@
+package relay
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+type peerKind int
+
+const (
+	peerClient peerKind = iota
+	peerChild
+	peerParent
+)
+
+func (k peerKind) String() string {
+	return [...]string{"client", "child", "parent"}[k]
+}
+
+// peer is the other end of a link.
+type peer struct {
+	kind peerKind
+	id   string // client id, child relay id, or parent relay id
+}
+
+// peerHandler receives batches and announcements on one link.
+type peerHandler struct {
+	r     *Relay
+	p     peer
+	child *childLink
+}
+
+// inbound is one envelope of a received batch, ready to store.
+type inbound struct {
+	env   *pb.Envelope
+	idKey []byte
+	raw   []byte
+	queue string // where it goes; "" when dead
+	dead  string // why it cannot be delivered
+}
+
+func (h *peerHandler) Announce(subtree []string) {
+	if h.p.kind != peerChild {
+		return
+	}
+	if !slices.Contains(subtree, h.p.id) {
+		h.r.log.Warn("announcement refused", "child", h.p.id, "reason", "child missing from its own subtree")
+		return
+	}
+	if err := h.r.setSubtree(h.p.id, subtree); err != nil {
+		h.r.log.Error("store routes", "child", h.p.id, "err", err)
+		return
+	}
+	h.r.mu.Lock()
+	h.child.subtree = subtree
+	h.r.mu.Unlock()
+}
+
+func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
+	r := h.r
+	now := time.Now()
+	var items []inbound
+	var rejected []*pb.Rejection
+	for i, raw := range b.Envelopes {
+		in, err := r.accept(h.p, raw, now)
+		if err != nil {
+			rejected = append(rejected, &pb.Rejection{Index: uint32(i), Id: in.env.GetId(), Reason: err.Error()})
+			r.log.Warn("envelope refused", "peer", h.p.kind.String(), "peer_id", h.p.id, "id", in.env.GetId(), "reason", err.Error())
+			continue
+		}
+		items = append(items, in)
+	}
+	if len(items) == 0 {
+		ack(rejected)
+		return
+	}
+	done := r.store.Submit(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) })
+	go func() {
+		if err := <-done; err != nil {
+			r.log.Error("commit batch", "err", err)
+			return // no ack: the sender resends on its next link
+		}
+		ack(rejected)
+	}()
+}
+
+// accept decodes and checks one envelope from peer p and decides its queue.
+func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
+	env, err := envelope.Decode(raw)
+	if err != nil {
+		return inbound{}, err
+	}
+	in := inbound{env: env}
+	if err := envelope.Validate(env, r.cfg.Limits.MaxBodyBytes); err != nil {
+		return in, err
+	}
+	if err := r.checkSender(p, env); err != nil {
+		return in, err
+	}
+	in.idKey, _ = envelope.IDKey(env.Id)
+	in.queue, in.dead = r.route(env.To.Relay, p)
+	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
+		in.queue, in.dead = "", "expired before delivery"
+	}
+	in.raw = envelope.AppendHop(raw, r.cfg.ID, now)
+	return in, nil
+}
+
+// checkSender refuses envelopes whose from does not match the link.
+func (r *Relay) checkSender(p peer, env *pb.Envelope) error {
+	switch p.kind {
+	case peerClient:
+		if env.From.Relay != r.cfg.ID || env.From.Client != p.id {
+			return fmt.Errorf("from %s does not match this link's client %s/%s", envelope.FormatAddress(env.From), r.cfg.ID, p.id)
+		}
+	case peerChild:
+		r.mu.RLock()
+		via := r.routes[env.From.Relay]
+		r.mu.RUnlock()
+		if via != p.id {
+			return fmt.Errorf("from relay %s is not in the subtree of child %s", env.From.Relay, p.id)
+		}
+	}
+	return nil
+}
+
+// route returns the queue for target relay, or why there is none.
+func (r *Relay) route(target string, from peer) (queue, dead string) {
+	if target == r.cfg.ID {
+		return "", ""
+	}
+	r.mu.RLock()
+	child, ok := r.routes[target]
+	r.mu.RUnlock()
+	switch {
+	case ok:
+		return "child/" + child, ""
+	case r.cfg.Role == config.RoleMain:
+		return "", "unknown relay " + target
+	case from.kind == peerParent:
+		return "", fmt.Sprintf("relay %s is not under %s", target, r.cfg.ID)
+	}
+	return "parent", ""
+}
+
+// queueFor returns the queue of an accepted envelope.
+func queueFor(in *inbound) string {
+	if in.queue == "" && in.dead == "" {
+		return "client/" + in.env.To.Client
+	}
+	return in.queue
+}
+
+// storeInbound runs inside a group commit: dedupe, enqueue or dead-letter,
+// and audit at main.
+func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error {
+	for i := range items {
+		in := &items[i]
+		dup, err := tx.Seen(in.idKey)
+		if err != nil {
+			return err
+		}
+		if dup {
+			continue
+		}
+		outcome := ""
+		if in.dead != "" {
+			outcome = "dead: " + in.dead
+			if err := r.deadLetter(tx, "inbound", in.env, in.raw, in.dead, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE); err != nil {
+				return err
+			}
+		} else {
+			q := queueFor(in)
+			outcome = "queued: " + q
+			if _, err := tx.Enqueue(q, in.raw); err != nil {
+				return err
+			}
+		}
+		if r.cfg.Role == config.RoleMain {
+			if err := tx.Audit(now, auditRecord(in.env, len(in.raw), now, outcome)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
