@@ -44,6 +44,10 @@ type ReadOptions struct {
 	// elements (others are skipped without holding their values) and stop
 	// after the last of them.
 	Tags []Tag
+	// Offset is the position of the stream's first byte in its file (such
+	// as FileMeta.DataSetOffset); it is added to every reported offset.
+	// NewDecoder uses it; Read and ReadFile set it themselves.
+	Offset int64
 }
 
 // syntax is the low-level encoding of a stream or sequence.
@@ -76,15 +80,25 @@ type Decoder struct {
 // syntax. A deflated syntax is inflated on the fly (offsets then count
 // inflated bytes). Unknown UIDs are read as Explicit VR Little Endian.
 func NewDecoder(r io.Reader, transferSyntaxUID string, opts *ReadOptions) *Decoder {
-	return newDecoder(r, syntaxOf(transferSyntaxUID), opts, 0)
+	var base int64
+	if opts != nil {
+		base = opts.Offset
+	}
+	return newDecoder(r, syntaxOf(transferSyntaxUID), opts, base)
 }
 
 func newDecoder(r io.Reader, ts TransferSyntax, opts *ReadOptions, base int64) *Decoder {
+	return newDecoderSize(r, ts, opts, base, readBufferSize)
+}
+
+// newDecoderSize is newDecoder with a read-ahead buffer of bufSize bytes.
+func newDecoderSize(r io.Reader, ts TransferSyntax, opts *ReadOptions, base int64, bufSize int) *Decoder {
 	if ts.Deflated {
 		r = flate.NewReader(r)
+		bufSize = readBufferSize
 	}
 	d := &Decoder{
-		r:   bufio.NewReaderSize(r, readBufferSize),
+		r:   bufio.NewReaderSize(r, bufSize),
 		off: base,
 		syn: syntax{implicit: ts.Implicit, big: ts.BigEndian},
 	}

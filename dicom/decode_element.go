@@ -114,6 +114,9 @@ func (d *Decoder) readItems(e *Element, syn syntax, depth int, end int64) error 
 		case h.tag == SequenceDelimitationTag && end < 0:
 			return nil
 		case h.tag == ItemTag:
+			if end >= 0 && h.length != UndefinedLength && d.off+int64(h.length) > end {
+				return d.fail(h.off, h.tag, fmt.Errorf("item of %d bytes overruns sequence %s: %w", h.length, e.Tag, ErrMalformed))
+			}
 			item, err := d.readItem(h, syn, depth+1)
 			if err != nil {
 				return err

@@ -68,12 +68,13 @@ func EncodeCommand(ds *DataSet) ([]byte, error) {
 // DecodeCommand parses an Implicit VR Little Endian command set (or any
 // implicit VR LE data set held in memory, such as a C-FIND identifier).
 func DecodeCommand(b []byte) (*DataSet, error) {
-	return NewDecoder(bytes.NewReader(b), ImplicitVRLittleEndian, nil).ReadDataSet()
+	return DecodeDataSet(b, ImplicitVRLittleEndian)
 }
 
 // DecodeDataSet parses a data set held in memory.
 func DecodeDataSet(b []byte, transferSyntaxUID string) (*DataSet, error) {
-	return NewDecoder(bytes.NewReader(b), transferSyntaxUID, nil).ReadDataSet()
+	size := min(max(len(b), 16), readBufferSize)
+	return newDecoderSize(bytes.NewReader(b), syntaxOf(transferSyntaxUID), nil, 0, size).ReadDataSet()
 }
 
 type encoder struct {
