@@ -88,6 +88,8 @@ func formatValue(e *Element) string {
 		})
 	case e.VR == US || e.VR == SS || e.VR == UL || e.VR == SL || e.VR == FL || e.VR == FD || e.VR == SV || e.VR == UV:
 		return joinNumbers(v, vrTable[e.VR].unit, numberFormatter(e.VR))
+	case e.VR == OW && len(v) <= dumpMaxHex && len(v)%2 == 0:
+		return joinNumbers(v, 2, func(b []byte) string { return fmt.Sprintf("%04x", binary.LittleEndian.Uint16(b)) })
 	case len(v) <= dumpMaxHex:
 		return hexBytes(v)
 	}
