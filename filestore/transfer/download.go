@@ -179,4 +179,3 @@ func Fetch(ctx context.Context, r Remote, ref filestore.Ref, w io.Writer, opts O
 	}
 	return in, nil
 }
-
