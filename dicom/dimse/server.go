@@ -185,9 +185,14 @@ func (s *Server) decide(rq *ul.AssociateRQ, active int64) ul.Decision {
 	return ul.Decision{Contexts: ul.AnswerContexts(rq, s.contextPolicy)}
 }
 
+// ExplicitVRBig is the retired big endian syntax, accepted only when
+// nothing else is proposed.
+const ExplicitVRBig = "1.2.840.10008.1.2.2"
+
 // contextPolicy accepts verification in the little endian syntaxes and
-// accepted SOP classes in the first proposed syntax, whatever it is: the
-// data set is stored as received.
+// accepted SOP classes in the first proposed syntax other than explicit
+// big endian (retired; taken only when alone): the data set is stored as
+// received, so the SCU's order, which follows its files, is kept.
 func (s *Server) contextPolicy(abstract string, proposed []string) (string, ul.Result) {
 	if abstract == Verification {
 		for _, ts := range proposed {
@@ -201,7 +206,12 @@ func (s *Server) contextPolicy(abstract string, proposed []string) (string, ul.R
 		return "", ul.AbstractSyntaxNotSupported
 	}
 	for _, ts := range proposed {
-		if validUID(ts) {
+		if validUID(ts) && ts != ExplicitVRBig {
+			return ts, ul.Acceptance
+		}
+	}
+	for _, ts := range proposed {
+		if ts == ExplicitVRBig {
 			return ts, ul.Acceptance
 		}
 	}
