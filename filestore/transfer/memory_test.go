@@ -49,4 +49,3 @@ func TestMemoryStaysFlat(t *testing.T) {
 		})
 	}
 }
-
