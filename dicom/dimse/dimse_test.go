@@ -51,7 +51,7 @@ func TestIsStorageSOPClass(t *testing.T) {
 		uid  string
 		want bool
 	}{
-		{"1.2.840.10008.5.1.4.1.1.2", true},    // CT image
+		{"1.2.840.10008.5.1.4.1.1.2", true},     // CT image
 		{"1.2.840.10008.5.1.4.1.1.88.22", true}, // enhanced SR
 		{"1.2.840.10008.5.1.4.38.1", true},      // hanging protocol
 		{"1.3.12.2.1107.5.9.1", true},           // private (Siemens CSA non-image)

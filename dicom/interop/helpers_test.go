@@ -259,3 +259,38 @@ func echoOK(addr, called string) error {
 	defer c.Close()
 	return c.Echo(ctx)
 }
+
+// sameContent checks that every sent file arrived, by SOP instance UID,
+// with the same attributes as dcmdump prints them: for peers (dcmqrscp)
+// that may convert between implicit and explicit little endian.
+func sameContent(tb testing.TB, sent []string, got []string) {
+	tb.Helper()
+	byUID := map[string]string{}
+	for _, p := range got {
+		meta, _ := dataSetOf(tb, p)
+		byUID[dicom.TrimUID(meta.MediaStorageSOPInstanceUID)] = p
+	}
+	for _, p := range sent {
+		meta, _ := dataSetOf(tb, p)
+		gp, ok := byUID[dicom.TrimUID(meta.MediaStorageSOPInstanceUID)]
+		if !ok {
+			tb.Errorf("%s was not received", p)
+			continue
+		}
+		if a, b := dumpDataSet(tb, p), dumpDataSet(tb, gp); a != b {
+			tb.Errorf("%s differs from %s:\n%s\n---\n%s", gp, p, b, a)
+		}
+	}
+}
+
+func dumpDataSet(tb testing.TB, path string) string {
+	out := mustRun(tb, "dcmdump", "-q", "+L", path)
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "(0002,") || strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}

@@ -232,4 +232,3 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
-
