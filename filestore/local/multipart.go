@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/medrelay/medrelay/filestore"
 )
@@ -272,4 +273,41 @@ func (m *multiFileReader) Close() error {
 		return m.cur.Close()
 	}
 	return nil
+}
+
+// CleanUploads aborts multipart uploads untouched for longer than
+// olderThan (abandoned by clients that never came back) and returns how
+// many it removed.
+func (s *Store) CleanUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "uploads"))
+	if err != nil {
+		return 0, fmt.Errorf("clean uploads: %w", err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	removed := 0
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		if s.uploadTouched(e.Name()).After(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(s.uploadDir(e.Name())); err != nil {
+			return removed, fmt.Errorf("clean uploads: %w", err)
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// uploadTouched is the latest modification of an upload's files.
+func (s *Store) uploadTouched(id string) time.Time {
+	var latest time.Time
+	ents, _ := os.ReadDir(s.uploadDir(id))
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.ModTime().After(latest) {
+			latest = fi.ModTime()
+		}
+	}
+	return latest
 }
