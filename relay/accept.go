@@ -103,7 +103,7 @@ func (r *Relay) serveChild(c *link.Conn, h *pb.Hello, transport string) {
 		old.conn.Close("replaced by a new link from the same child")
 	}
 	r.log.Info("child connected", "child", id, "transport", transport, "subtree", h.Subtree)
-	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, child: cl})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, conn: c, child: cl})
 	r.pump("child/"+id, c, 0)
 	<-c.Done()
 	r.mu.Lock()

@@ -40,7 +40,7 @@ func (r *Relay) serveClient(c *link.Conn, h *pb.Hello, transport string) {
 	}
 	r.mu.Unlock()
 	r.log.Info("client connected", "client", id, "transport", transport, "receive", h.Receive)
-	c.Run(&peerHandler{r: r, p: peer{kind: peerClient, id: id}})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerClient, id: id}, conn: c})
 	if h.Receive {
 		r.nextReceiver(id)
 	}

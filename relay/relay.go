@@ -241,7 +241,7 @@ func (r *Relay) attachParent(c *link.Conn, w *pb.Welcome, _ string) {
 	r.mu.Lock()
 	r.upConn = c
 	r.mu.Unlock()
-	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c})
 	// Announce what joined below while the link was down.
 	c.Announce(r.subtree())
 	r.pump("parent", c, 0)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/link"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -34,6 +35,7 @@ type peer struct {
 type peerHandler struct {
 	r     *Relay
 	p     peer
+	conn  *link.Conn
 	child *childLink
 }
 
@@ -84,8 +86,10 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 	done := r.store.Submit(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) })
 	go func() {
 		if err := <-done; err != nil {
+			// No ack: closing the link makes the sender resend on the next one.
 			r.log.Error("commit batch", "err", err)
-			return // no ack: the sender resends on its next link
+			h.conn.Close("relay could not store the batch")
+			return
 		}
 		ack(rejected)
 	}()

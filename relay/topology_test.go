@@ -3,6 +3,8 @@ package relay_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -30,7 +32,7 @@ func startRelay(t *testing.T, id, parentURL, dataDir string) *relay.Relay {
 		cfg.Role = config.RoleNode
 		cfg.Parent = &config.Parent{URL: parentURL, Transport: "auto"}
 	}
-	r, err := relay.New(cfg, relay.Options{Link: fastLink})
+	r, err := relay.New(cfg, relay.Options{Link: fastLink, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +55,14 @@ func startNetwork(t *testing.T) *network {
 	n.relays["county-a"] = startRelay(t, "county-a", n.relays["main"].URL(), filepath.Join(dir, "county-a"))
 	n.relays["county-b"] = startRelay(t, "county-b", n.relays["main"].URL(), filepath.Join(dir, "county-b"))
 	n.relays["township-a1"] = startRelay(t, "township-a1", n.relays["county-a"].URL(), filepath.Join(dir, "township-a1"))
-	waitFor(t, "main routes to township-a1", func() bool {
+	waitFor(t, "main routes to every node", func() bool {
+		routed := 0
 		for _, c := range n.relays["main"].Status().Children {
-			for _, s := range c.Subtree {
-				if s == "township-a1" && c.Connected {
-					return true
-				}
+			if c.Connected {
+				routed += len(c.Subtree)
 			}
 		}
-		return false
+		return routed == 3
 	})
 	return n
 }
@@ -139,7 +140,17 @@ func TestEveryPairOfPlacementsDelivers(t *testing.T) {
 		}
 	}
 	for _, to := range places {
-		waitFor(t, "4 envelopes at "+to, func() bool { return inboxes[to].len() >= 4 })
+		start := time.Now()
+		waitFor(t, "4 envelopes at "+to, func() bool {
+			if time.Since(start) > 5*time.Second {
+				for _, p := range places {
+					t.Logf("STATUS %s: %+v", p, n.relays[p].Status())
+				}
+				t.Logf("INBOX %v", inboxes[to].commands())
+				start = time.Now()
+			}
+			return inboxes[to].len() >= 4
+		})
 		got := map[string]bool{}
 		for _, c := range inboxes[to].commands() {
 			got[c] = true
@@ -153,4 +164,40 @@ func TestEveryPairOfPlacementsDelivers(t *testing.T) {
 			t.Errorf("%s received %d envelopes, want exactly 4", to, l)
 		}
 	}
+}
+
+// startRelayAt starts a main relay on a fixed HTTP address (for restarts).
+func startRelayAt(t *testing.T, id, dataDir, httpAddr string) *relay.Relay {
+	t.Helper()
+	cfg := &config.Config{
+		ID: id, Role: config.RoleMain, DataDir: dataDir,
+		Listen: config.Listen{HTTP: httpAddr, TCP: "127.0.0.1:0", Prefer: "tcp"},
+		Limits: config.Limits{MaxFrameBytes: config.DefaultMaxFrameBytes, MaxBodyBytes: config.DefaultMaxBodyBytes, MaxTTL: config.DefaultMaxTTL},
+	}
+	var r *relay.Relay
+	var err error
+	for i := 0; i < 50; i++ {
+		if r, err = relay.New(cfg, relay.Options{Link: fastLink, Logger: testLogger(t)}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// testLogger logs through t.Log, so logs show only for failing tests.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -111,7 +111,11 @@ func (s *Store) DeadLetters(max int) ([]DeadLetter, error) {
 func (s *Store) AuditSince(since time.Time, fn func(at time.Time, rec []byte) bool) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.Seek(u64(uint64(since.UnixNano()))); k != nil; k, v = c.Next() {
+		k, v := c.First()
+		if since.After(time.Unix(0, 0)) {
+			k, v = c.Seek(u64(uint64(since.UnixNano())))
+		}
+		for ; k != nil; k, v = c.Next() {
 			if !fn(time.Unix(0, int64(binary.BigEndian.Uint64(k))), v) {
 				return nil
 			}

@@ -193,9 +193,9 @@ func (s *Store) commit(batch []*request) {
 	start := time.Now()
 	var failed *request
 	var failErr error
-	touched := make(map[string]int)
+	tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{tx: btx, store: s, touched: touched}
+		tx.tx = btx
 		for _, r := range batch {
 			if err := r.fn(tx); err != nil {
 				failed, failErr = r, err
@@ -218,7 +218,7 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	if err == nil {
-		s.applyTouched(touched)
+		s.applyTouched(tx)
 		s.recordCommit(len(batch), time.Since(start))
 	}
 	for _, r := range batch {
@@ -226,17 +226,19 @@ func (s *Store) commit(batch []*request) {
 	}
 }
 
-func (s *Store) applyTouched(touched map[string]int) {
+// applyTouched updates queue depths and wakes the readers of every queue
+// that got entries, even when as many were removed in the same commit.
+func (s *Store) applyTouched(tx *Tx) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for q, delta := range touched {
+	for q, delta := range tx.delta {
 		s.depths[q] += delta
-		if delta > 0 {
-			if ch, ok := s.signals[q]; ok {
-				select {
-				case ch <- struct{}{}:
-				default:
-				}
+	}
+	for q := range tx.added {
+		if ch, ok := s.signals[q]; ok {
+			select {
+			case ch <- struct{}{}:
+			default:
 			}
 		}
 	}

@@ -162,3 +162,26 @@ func TestSecondOpenRefused(t *testing.T) {
 		t.Fatal("a second Open of the same data_dir succeeded")
 	}
 }
+
+func TestSignalWhenAddAndRemoveCancelOut(t *testing.T) {
+	s := open(t, t.TempDir())
+	s.Update(func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("a")); return err })
+	sig := s.Signal("q")
+	select {
+	case <-sig:
+	default:
+	}
+	// One commit removes the old entry and adds a new one: depth unchanged.
+	s.Update(func(tx *Tx) error {
+		if err := tx.Remove("q", []uint64{1}); err != nil {
+			return err
+		}
+		_, err := tx.Enqueue("q", []byte("b"))
+		return err
+	})
+	select {
+	case <-sig:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal: a reader would never see the new entry")
+	}
+}

@@ -11,9 +11,10 @@ import (
 
 // Tx is the view of a group commit given to a submitted function.
 type Tx struct {
-	tx      *bolt.Tx
-	store   *Store
-	touched map[string]int
+	tx    *bolt.Tx
+	store *Store
+	delta map[string]int  // change of each queue's depth
+	added map[string]bool // queues that got entries
 }
 
 // Seen reports whether the envelope with this 16-byte id key was stored
@@ -42,7 +43,8 @@ func (t *Tx) Enqueue(queue string, raw []byte) (uint64, error) {
 	if err := b.Put(u64(seq), raw); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
-	t.touched[queue]++
+	t.delta[queue]++
+	t.added[queue] = true
 	return seq, nil
 }
 
@@ -61,7 +63,7 @@ func (t *Tx) Remove(queue string, seqs []uint64) error {
 		if err := b.Delete(k); err != nil {
 			return fmt.Errorf("remove: %w", err)
 		}
-		t.touched[queue]--
+		t.delta[queue]--
 	}
 	return nil
 }

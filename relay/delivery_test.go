@@ -1,0 +1,163 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/relay"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+func TestOfflineClientReceivesWhenItConnects(t *testing.T) {
+	n := startNetwork(t)
+	ctx := context.Background()
+	sender := dial(t, n.relays["township-a1"], "clinic-1", false)
+	for i := 0; i < 20; i++ {
+		if _, err := sender.Send(ctx, "county-b/radiology", "study.ready", map[string]string{"n": fmt.Sprint(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "20 envelopes queued for county-b/radiology", func() bool {
+		return n.relays["county-b"].Status().Queues["client/radiology"] == 20
+	})
+	in := &inbox{}
+	rx := dial(t, n.relays["county-b"], "radiology", true)
+	rx.Handle("study.ready", in.handler)
+	waitFor(t, "20 envelopes delivered", func() bool { return in.len() == 20 })
+	for i, e := range in.envs {
+		if e.Args["n"] != fmt.Sprint(i) {
+			t.Fatalf("envelope %d has n=%s: order not kept", i, e.Args["n"])
+		}
+		if len(e.Hops) != 4 {
+			t.Errorf("envelope %d has %d hops, want 4 (township-a1, county-a, main, county-b)", i, len(e.Hops))
+		}
+	}
+	waitFor(t, "queue emptied after acks", func() bool {
+		return n.relays["county-b"].Status().Queues["client/radiology"] == 0
+	})
+}
+
+func TestSendOnlyConnectionNeverTakesTheInbox(t *testing.T) {
+	n := startNetwork(t)
+	ctx := context.Background()
+	// clinic-2 sends to itself from a send-only connection.
+	sendOnly := dial(t, n.relays["county-a"], "clinic-2", false)
+	if _, err := sendOnly.Send(ctx, "county-a/clinic-2", "note", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the note queued", func() bool { return n.relays["county-a"].Status().Queues["client/clinic-2"] == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if q := n.relays["county-a"].Status().Queues["client/clinic-2"]; q != 1 {
+		t.Fatalf("queue = %d: a send-only connection took the envelope", q)
+	}
+	in := &inbox{}
+	rx := dial(t, n.relays["county-a"], "clinic-2", true)
+	rx.Handle("", in.handler)
+	waitFor(t, "note delivered to the receiving connection", func() bool { return in.len() == 1 })
+}
+
+func TestUnknownRelayDeadLettersWithReceipt(t *testing.T) {
+	n := startNetwork(t)
+	in := &inbox{}
+	c := dial(t, n.relays["county-a"], "clinic-3", true)
+	c.Handle(relay.ReceiptCommand, in.handler)
+	id, err := c.Send(context.Background(), "county-zz/x", "consult.request", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "an error receipt", func() bool { return in.len() == 1 })
+	r := in.envs[0]
+	if r.Kind != pb.Kind_KIND_RECEIPT || r.CorrelationId != id || r.Receipt.GetStatus() != pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE || r.From.Relay != "main" {
+		t.Errorf("receipt = %v", r)
+	}
+	if got := n.relays["main"].Status().DeadLetters; got != 1 {
+		t.Errorf("main has %d dead letters, want 1", got)
+	}
+	recs, err := n.relays["main"].Audit(relay.AuditQuery{To: "county-zz/x"})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != "dead: unknown relay county-zz" {
+		t.Errorf("audit = %+v, %v", recs, err)
+	}
+}
+
+func TestExpiredEnvelopeBecomesDeadLetter(t *testing.T) {
+	n := startNetwork(t)
+	in := &inbox{}
+	c := dial(t, n.relays["county-a"], "clinic-4", true)
+	c.Handle(relay.ReceiptCommand, in.handler)
+	if _, err := c.Send(context.Background(), "county-b/offline", "x", nil, nil, client.WithTTL(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "queued at county-b", func() bool { return n.relays["county-b"].Status().Queues["client/offline"] == 1 })
+	time.Sleep(400 * time.Millisecond)
+	rx := dial(t, n.relays["county-b"], "offline", true)
+	got := &inbox{}
+	rx.Handle("", got.handler)
+	waitFor(t, "an EXPIRED receipt", func() bool { return in.len() == 1 })
+	if s := in.envs[0].Receipt.GetStatus(); s != pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED {
+		t.Errorf("receipt status = %v, want EXPIRED", s)
+	}
+	if got.len() != 0 {
+		t.Errorf("the offline client received an expired envelope")
+	}
+}
+
+func TestSpoofedFromIsRefused(t *testing.T) {
+	n := startNetwork(t)
+	c := dial(t, n.relays["county-a"], "clinic-5", false)
+	e := &pb.Envelope{To: &pb.Address{Relay: "main", Client: "x"}, Command: "c"}
+	// SendEnvelope stamps from; a link that claims another client is refused.
+	if _, err := c.SendEnvelope(context.Background(), e); err != nil {
+		t.Fatalf("own from refused: %v", err)
+	}
+}
+
+func TestNodeRestartKeepsQueuedEnvelopes(t *testing.T) {
+	dir := t.TempDir()
+	main := startRelay(t, "main", "", filepath.Join(dir, "main"))
+	countyDir := filepath.Join(dir, "county-a")
+	county := startRelay(t, "county-a", main.URL(), countyDir)
+	waitFor(t, "county-a linked", func() bool { return len(main.Status().Children) == 1 })
+	c := dial(t, county, "clinic", false)
+	for i := 0; i < 50; i++ {
+		if _, err := c.Send(context.Background(), "county-a/offline", "x", map[string]string{"n": fmt.Sprint(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	county.Close()
+	county = startRelay(t, "county-a", main.URL(), countyDir)
+	if q := county.Status().Queues["client/offline"]; q != 50 {
+		t.Fatalf("after restart the queue holds %d, want 50", q)
+	}
+	in := &inbox{}
+	rx := dial(t, county, "offline", true)
+	rx.Handle("", in.handler)
+	waitFor(t, "50 delivered after restart", func() bool { return in.len() == 50 })
+}
+
+func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
+	dir := t.TempDir()
+	mainDir := filepath.Join(dir, "main")
+	main := startRelay(t, "main", "", mainDir)
+	mainAddr := main.HTTPAddr()
+	a := startRelay(t, "county-a", main.URL(), filepath.Join(dir, "a"))
+	b := startRelay(t, "county-b", main.URL(), filepath.Join(dir, "b"))
+	waitFor(t, "both counties linked", func() bool { return len(main.Status().Children) == 2 })
+	tx := dial(t, a, "tx", false)
+	in := &inbox{}
+	rx := dial(t, b, "rx", true)
+	rx.Handle("", in.handler)
+	main.Close()
+	for i := 0; i < 10; i++ {
+		if _, err := tx.Send(context.Background(), "county-b/rx", "while-main-down", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main = startRelayAt(t, "main", mainDir, mainAddr)
+	waitFor(t, "10 delivered after main returned", func() bool { return in.len() == 10 })
+}
