@@ -1,13 +1,21 @@
 package ul
 
-import "time"
+import (
+	"time"
 
-// ImplementationClassUID identifies medrelay's DICOM implementation.
-const ImplementationClassUID = "2.25.216372591010253578352530581179192278121"
+	"github.com/medrelay/medrelay/dicom"
+)
 
-// ImplementationVersion is our implementation version name (at most 16
-// characters: longer names make some peers drop the association).
-const ImplementationVersion = "MEDRELAY_1"
+// Our identity in association requests and acknowledgements: the same as
+// in the meta groups of the files we write, so that a peer's logs and a
+// file's header name one implementation.
+const (
+	// ImplementationClassUID identifies medrelay's DICOM implementation.
+	ImplementationClassUID = dicom.ImplementationClassUID
+	// ImplementationVersion is our implementation version name (at most 16
+	// characters: longer names make some peers drop the association).
+	ImplementationVersion = dicom.ImplementationVersionName
+)
 
 // Options tunes an association. The zero value (or nil) means defaults.
 type Options struct {
