@@ -37,6 +37,8 @@ type Envelope = pb.Envelope
 
 // Handler handles one received envelope. The envelope is acknowledged to
 // the relay when the handler returns; an error is logged, not retried.
+// ctx ends when the client closes: a handler that then returns an error
+// leaves its envelope queued for the client's next connection.
 type Handler func(ctx context.Context, env *Envelope) error
 
 // Options configure a Client.
@@ -85,7 +87,8 @@ type Client struct {
 	state    string
 	seen     *recentIDs
 
-	deliveries chan delivery
+	deliveries   chan delivery
+	dispatchDone chan struct{}
 }
 
 // Dial connects to the relay and starts the client. It fails when the
@@ -104,15 +107,16 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		opts.Transport = "auto"
 	}
 	c := &Client{
-		opts:       opts,
-		http:       &http.Client{Timeout: 10 * time.Second},
-		sends:      make(chan *sendReq, 1024),
-		retry:      make(chan []*sendReq, 1),
-		connCh:     make(chan struct{}),
-		handlers:   make(map[string]Handler),
-		handlerC:   make(chan struct{}),
-		seen:       newRecentIDs(100000),
-		deliveries: make(chan delivery, 256),
+		opts:         opts,
+		http:         &http.Client{Timeout: 10 * time.Second},
+		sends:        make(chan *sendReq, 1024),
+		retry:        make(chan []*sendReq, 1),
+		connCh:       make(chan struct{}),
+		handlers:     make(map[string]Handler),
+		handlerC:     make(chan struct{}),
+		seen:         newRecentIDs(100000),
+		deliveries:   make(chan delivery, 256),
+		dispatchDone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	first, err := c.connect(ctx)
@@ -133,16 +137,10 @@ func (c *Client) Relay() string { return c.relay }
 // Address returns the client's own address, relay/client.
 func (c *Client) Address() string { return c.relay + "/" + c.opts.ID }
 
-// Close ends the connection. Envelopes being handled finish first; sends
-// still waiting fail with ErrClosed.
+// Close ends the connection. The envelope being handled finishes first
+// and is acknowledged; sends still waiting fail with ErrClosed.
 func (c *Client) Close() error {
 	c.cancel()
-	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn != nil {
-		conn.Close("client closing")
-	}
 	c.wg.Wait()
 	return nil
 }
@@ -188,6 +186,8 @@ func (c *Client) connLoop(conn *link.Conn) {
 		case <-conn.Done():
 			c.opts.Logger.Warn("relay link down", "relay", c.opts.Relay, "err", conn.Err())
 		case <-c.ctx.Done():
+			// Let the handler in progress finish and its ack go out first.
+			<-c.dispatchDone
 			conn.Close("client closing")
 			c.setConn(nil)
 			return

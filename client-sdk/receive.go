@@ -53,6 +53,7 @@ func (r *receiver) Announce([]string) {}
 // acknowledges each batch when its last envelope is handled.
 func (c *Client) dispatchLoop() {
 	defer c.wg.Done()
+	defer close(c.dispatchDone)
 	for {
 		select {
 		case d := <-c.deliveries:
@@ -85,6 +86,11 @@ func (c *Client) handleBatch(b *pb.Batch) bool {
 			return false
 		}
 		if err := h(c.ctx, env); err != nil {
+			if c.ctx.Err() != nil {
+				// Failed because the client is closing: leave it queued.
+				c.seen.forget(env.Id)
+				return false
+			}
 			c.opts.Logger.Warn("handler failed", "command", env.Command, "id", env.Id, "err", err)
 		}
 	}

@@ -71,7 +71,6 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 	}
 	log := opts.Logger.With("relay", cfg.ID)
 	opts.Link.MaxFrame = cfg.Limits.MaxFrameBytes
-	opts.Link.Logger = log
 	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -55,8 +54,6 @@ type Options struct {
 	Timeout time.Duration
 	// Window is how many batches may wait for acknowledgement (default 64).
 	Window int
-	// Logger receives link events (default slog.Default()).
-	Logger *slog.Logger
 }
 
 func (o *Options) fill() {
@@ -68,9 +65,6 @@ func (o *Options) fill() {
 	}
 	if o.Window <= 0 {
 		o.Window = 64
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 }
 
@@ -150,10 +144,21 @@ func (c *Conn) Err() error {
 }
 
 // Close ends the link, telling the peer why, and waits for its goroutines.
+// Frames queued before the goodbye (acknowledgements, say) are sent first.
 func (c *Conn) Close(reason string) error {
-	select {
-	case c.out <- &pb.Frame{Msg: &pb.Frame_Goodbye{Goodbye: &pb.Goodbye{Reason: reason}}}:
-	default:
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	if started {
+		select {
+		case c.out <- &pb.Frame{Msg: &pb.Frame_Goodbye{Goodbye: &pb.Goodbye{Reason: reason}}}:
+			select {
+			case <-c.done:
+			case <-time.After(time.Second):
+			}
+		case <-c.done:
+		case <-time.After(time.Second):
+		}
 	}
 	c.fail(fmt.Errorf("%w: %s", ErrClosed, reason))
 	c.wg.Wait()

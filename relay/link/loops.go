@@ -31,7 +31,6 @@ func (c *Conn) readLoop(h Handler) {
 			return
 		}
 		if err := c.dispatch(f, h); err != nil {
-			c.opts.Logger.Warn("link closed", "reason", err.Error())
 			c.fail(err)
 			return
 		}
@@ -86,22 +85,31 @@ func (c *Conn) writeLoop() {
 			}
 			f = &pb.Frame{Msg: &pb.Frame_Heartbeat{Heartbeat: &pb.Heartbeat{}}}
 		case <-c.done:
-			c.flushGoodbye()
 			return
 		}
-		if err := c.writeSome(f); err != nil {
+		bye, err := c.writeSome(f)
+		if err != nil {
 			c.fail(fmt.Errorf("write: %w", err))
+			return
+		}
+		if bye != "" {
+			c.fail(fmt.Errorf("%w: %s", ErrClosed, bye))
 			return
 		}
 		lastWrite = time.Now()
 	}
 }
 
-// writeSome writes f and whatever else is queued, then flushes once.
-func (c *Conn) writeSome(f *pb.Frame) error {
+// writeSome writes f and whatever else is queued, then flushes once. It
+// stops after a goodbye and returns its reason.
+func (c *Conn) writeSome(f *pb.Frame) (bye string, err error) {
 	for {
 		if err := c.w.Write(f); err != nil {
-			return err
+			return "", err
+		}
+		if g, ok := f.Msg.(*pb.Frame_Goodbye); ok {
+			bye = g.Goodbye.Reason
+			break
 		}
 		if c.w.Buffered() > 256<<10 {
 			break
@@ -114,25 +122,7 @@ func (c *Conn) writeSome(f *pb.Frame) error {
 		break
 	}
 	c.s.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
-	return c.w.Flush()
-}
-
-// flushGoodbye writes a queued goodbye, if there is one, after the link failed.
-func (c *Conn) flushGoodbye() {
-	for {
-		select {
-		case f := <-c.out:
-			if _, ok := f.Msg.(*pb.Frame_Goodbye); ok {
-				c.s.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
-				if c.w.Write(f) == nil {
-					c.w.Flush()
-				}
-				return
-			}
-		default:
-			return
-		}
-	}
+	return bye, c.w.Flush()
 }
 
 func isTimeout(err error) bool {

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/medrelay/medrelay/relay"
+)
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	relayURL := fs.String("relay", "", "the relay's URL, like http://127.0.0.1:7100")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := parse(fs, args, "relay"); err != nil {
+		return err
+	}
+	body, err := get(ctx, *relayURL, "/v1/status", nil)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if *asJSON {
+		_, err := io.Copy(stdout, body)
+		return err
+	}
+	var st relay.Status
+	if err := json.NewDecoder(body).Decode(&st); err != nil {
+		return fmt.Errorf("decode status: %w", err)
+	}
+	printStatus(stdout, &st)
+	return nil
+}
+
+func printStatus(w io.Writer, st *relay.Status) {
+	fmt.Fprintf(w, "relay %s (%s, version %s)\n", st.ID, st.Role, st.Version)
+	if p := st.Parent; p != nil {
+		fmt.Fprintf(w, "parent: %s %s", p.State, p.URL)
+		if p.State == "connected" {
+			fmt.Fprintf(w, " (%s via %s %s, since %s)", p.Parent, p.Transport, p.Addr, p.Since.Format(time.RFC3339))
+		} else if p.LastError != "" {
+			fmt.Fprintf(w, " (last error: %s)", p.LastError)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "children:")
+	if len(st.Children) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, c := range st.Children {
+		state := "disconnected"
+		if c.Connected {
+			state = "connected via " + c.Transport
+		}
+		fmt.Fprintf(w, "  %-16s %-22s subtree: %s\n", c.ID, state, strings.Join(c.Subtree, ", "))
+	}
+	fmt.Fprintln(w, "clients:")
+	if len(st.Clients) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, c := range st.Clients {
+		fmt.Fprintf(w, "  %-16s receiving connections: %d, sending: %d\n", c.ID, c.Receivers, c.Senders)
+	}
+	fmt.Fprintln(w, "queues:")
+	names := make([]string, 0, len(st.Queues))
+	for q := range st.Queues {
+		names = append(names, q)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		fmt.Fprintln(w, "  all empty")
+	}
+	for _, q := range names {
+		fmt.Fprintf(w, "  %-24s %d\n", q, st.Queues[q])
+	}
+	fmt.Fprintf(w, "dead letters: %d\n", st.DeadLetters)
+}
+
+// get fetches path from the relay's admin API.
+func get(ctx context.Context, base, path string, query map[string]string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --relay %q: %v", errUsage, base, err)
+	}
+	q := req.URL.Query()
+	for k, v := range query {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	req.URL.RawQuery = q.Encode()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reach relay: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("relay answered %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return resp.Body, nil
+}
