@@ -44,6 +44,7 @@ func runSCP(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	srv := dimse.NewServer(dimse.ServerOptions{
 		AETitle: *aet, Store: store, MaxAssociations: *maxAssoc,

@@ -2,10 +2,18 @@
 // to DIR/<StudyInstanceUID>/<SOPInstanceUID>.dcm as a Part 10 file: a
 // generated meta group followed by the data set bytes exactly as received.
 //
-// The data set is streamed to a temporary file, never held in memory; the
-// file is synced and renamed into place before success is answered, so an
-// aborted transfer leaves nothing behind. It is not an archive: there is no
-// index, and a resent instance replaces the previous file.
+// The data set is streamed to disk, never held in memory; the index
+// attributes (the StudyInstanceUID) are parsed from the stream as it is
+// written. The file gets its name only after its contents are synced, and
+// the directory holding the name is synced before success is answered, so
+// an acknowledged instance survives a crash and an aborted transfer leaves
+// nothing behind. It is not an archive: there is no index, and a resent
+// instance replaces the previous file.
+//
+// On Linux the file is created unnamed (O_TMPFILE) and linked into its
+// study folder once synced: no temporary name, no rename, and nothing left
+// over after a crash. Elsewhere, or on a file system without O_TMPFILE, it
+// is written under DIR/.incoming and renamed into place.
 package dirstore
 
 import (
@@ -23,25 +31,37 @@ import (
 	"github.com/medrelay/medrelay/dicom/dimse"
 )
 
-// incomingDir holds instances being received, on the same file system as
-// their final place so that the rename is atomic.
+// incomingDir holds instances being received when unnamed files are not
+// available, on the same file system as their final place so that the
+// rename is atomic.
 const incomingDir = ".incoming"
 
-// noStudy names the folder of instances without a StudyInstanceUID.
+// noStudy names the folder of instances without a usable StudyInstanceUID.
 const noStudy = "_no_study"
+
+// writeBufferSize is the write buffer per instance being received: the
+// meta header and the first data-set bytes go to disk in one write.
+const writeBufferSize = 256 << 10
 
 // Options configure a Store.
 type Options struct {
 	// NoSync skips fsync (tests and benchmarks only: a crash may then lose
 	// acknowledged instances). Default false.
 	NoSync bool
+	// NoTmpFile forces the portable path (a named temporary file under
+	// DIR/.incoming, renamed into place) even where unnamed files work.
+	// Default false.
+	NoTmpFile bool
 }
 
 // Store writes instances under a directory. It is safe for concurrent use.
 type Store struct {
-	dir  string
-	opts Options
-	bufs sync.Pool
+	dir     string
+	opts    Options
+	tmpfile bool   // unnamed files work in dir
+	spares  spares // unnamed files created ahead (when tmpfile)
+	bufs    sync.Pool
+	studies sync.Map // study folders known to exist and be durable
 }
 
 var _ dimse.StoreHandler = (*Store)(nil)
@@ -55,8 +75,17 @@ func New(dir string, opts *Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, incomingDir), 0o755); err != nil {
 		return nil, fmt.Errorf("prepare store: %w", err)
 	}
-	s.bufs.New = func() any { return bufio.NewWriterSize(nil, 256<<10) }
+	s.tmpfile = !s.opts.NoTmpFile && probeTmpFile(dir)
+	s.spares.dir = dir
+	s.bufs.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
 	return s, nil
+}
+
+// Close releases the files created ahead of need. Stores still running
+// when Close is called finish normally.
+func (s *Store) Close() error {
+	s.spares.close()
+	return nil
 }
 
 // Store implements dimse.StoreHandler.
@@ -64,24 +93,35 @@ func (s *Store) Store(ctx context.Context, in *dimse.IncomingStore, data io.Read
 	if !safeUID(in.SOPInstanceUID) || !safeUID(in.SOPClassUID) {
 		return dimse.StatusCannotUnderstand, fmt.Errorf("store: invalid SOP class or instance UID %q", in.SOPInstanceUID)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, incomingDir), in.SOPInstanceUID+".*.part")
+	f, err := s.create(in.SOPInstanceUID)
 	if err != nil {
-		return dimse.StatusOutOfResources, fmt.Errorf("store: %w", err)
+		return dimse.StatusOutOfResources, fmt.Errorf("store %s: %w", in.SOPInstanceUID, err)
 	}
-	final, err := s.receive(tmp, in, data)
+	study, err := s.receive(f, in, data)
+	if err == nil {
+		err = s.place(f, study, in.SOPInstanceUID)
+	}
+	f.Close()
 	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return dimse.StatusOutOfResources, err
-	}
-	if err := s.place(tmp.Name(), final); err != nil {
-		return dimse.StatusOutOfResources, err
+		if !s.tmpfile {
+			os.Remove(f.Name())
+		}
+		return dimse.StatusOutOfResources, fmt.Errorf("store %s: %w", in.SOPInstanceUID, err)
 	}
 	return dimse.StatusSuccess, nil
 }
 
-// receive writes the header and the data set into f, syncs and closes it,
-// and returns the file's final path.
+// create opens the file an instance is received into: unnamed in the store
+// folder, or named in the incoming folder.
+func (s *Store) create(sop string) (*os.File, error) {
+	if s.tmpfile {
+		return s.spares.take()
+	}
+	return os.CreateTemp(filepath.Join(s.dir, incomingDir), sop+".*.part")
+}
+
+// receive writes the header and the data set into f, learning the
+// StudyInstanceUID from the bytes on their way to the file, and syncs f.
 func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (string, error) {
 	bw := s.bufs.Get().(*bufio.Writer)
 	defer s.bufs.Put(bw)
@@ -94,71 +134,128 @@ func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (st
 		SourceApplicationEntityTitle: in.CallingAE,
 	}
 	if err := dicom.WriteFileHeader(bw, meta); err != nil {
-		return "", fmt.Errorf("store %s: %w", in.SOPInstanceUID, err)
+		return "", err
 	}
-	if _, err := bw.ReadFrom(data); err != nil {
-		return "", fmt.Errorf("store %s: receive: %w", in.SOPInstanceUID, err)
+	src := &readErr{r: data}
+	study := studyOf(io.TeeReader(src, bw), in.TransferSyntax)
+	if src.err != nil {
+		return "", fmt.Errorf("receive: %w", src.err)
 	}
-	if err := bw.Flush(); err != nil {
-		return "", fmt.Errorf("store %s: write: %w", in.SOPInstanceUID, err)
-	}
-	study, err := studyOf(f.Name())
-	if err != nil {
-		return "", fmt.Errorf("store %s: %w", in.SOPInstanceUID, err)
+	if err := copyFull(bw, src); err != nil { // the rest, undecoded
+		return "", err
 	}
 	if !s.opts.NoSync {
 		if err := syncData(f); err != nil {
-			return "", fmt.Errorf("store %s: sync: %w", in.SOPInstanceUID, err)
+			return "", fmt.Errorf("sync: %w", err)
 		}
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("store %s: close: %w", in.SOPInstanceUID, err)
-	}
-	return filepath.Join(s.dir, study, in.SOPInstanceUID+".dcm"), nil
-}
-
-// studyOf reads the StudyInstanceUID back from the written file (from the
-// page cache: the index attributes come before the pixel data).
-func studyOf(path string) (string, error) {
-	_, ds, err := dicom.ReadFileIndex(path, dicom.StudyInstanceUIDTag)
-	if err != nil {
-		var pe *dicom.ParseError
-		if !errors.As(err, &pe) {
-			return "", fmt.Errorf("read study UID: %w", err)
-		}
-		return noStudy, nil // kept as received; the data set is for the receiver to judge
-	}
-	study := dicom.TrimUID(ds.String(dicom.StudyInstanceUIDTag))
-	if !safeUID(study) {
-		return noStudy, nil
 	}
 	return study, nil
 }
 
-// place renames the synced file into its study folder and syncs the
-// folders so that the rename survives a crash.
-func (s *Store) place(tmp, final string) error {
-	dir := filepath.Dir(final)
-	created := false
-	if err := os.Mkdir(dir, 0o755); err == nil {
-		created = true
-	} else if !errors.Is(err, os.ErrExist) {
-		os.Remove(tmp)
-		return fmt.Errorf("store: %w", err)
+// copyFull copies r to w, writing only full buffers (bufio.Writer.ReadFrom
+// would hand an empty buffer's work to os.File.ReadFrom, which writes in
+// 32 KiB pieces), then flushes.
+func copyFull(w *bufio.Writer, r io.Reader) error {
+	for {
+		if w.Available() == 0 {
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+		b := w.AvailableBuffer()[:w.Available()]
+		n, err := r.Read(b)
+		w.Write(b[:n]) // in place: no copy, cannot fail before a flush
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("store: %w", err)
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// readErr remembers the first error other than io.EOF of its reader, so
+// that a failing association is told apart from a data set the parser
+// does not understand.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// studyOf parses the data set up to its StudyInstanceUID. A data set it
+// cannot parse, or whose UID cannot name a folder, goes to noStudy: it is
+// kept as received, for the receiver to judge.
+func studyOf(r io.Reader, ts string) string {
+	ds, err := dicom.ReadIndex(r, ts, dicom.StudyInstanceUIDTag)
+	if err != nil {
+		return noStudy
+	}
+	study := dicom.TrimUID(ds.String(dicom.StudyInstanceUIDTag))
+	if !safeUID(study) {
+		return noStudy
+	}
+	return study
+}
+
+// place gives the synced file its name DIR/study/sop.dcm, replacing a
+// previous file of the instance, and syncs the study folder so that the
+// name survives a crash.
+func (s *Store) place(f *os.File, study, sop string) error {
+	dir := filepath.Join(s.dir, study)
+	if err := s.ensureDir(study, dir); err != nil {
+		return err
+	}
+	final := filepath.Join(dir, sop+".dcm")
+	var err error
+	if s.tmpfile {
+		err = linkTmpFile(f, dir, final)
+	} else {
+		err = os.Rename(f.Name(), final)
+	}
+	if errors.Is(err, os.ErrNotExist) { // the folder was removed under us
+		s.studies.Delete(study)
+		if err = s.ensureDir(study, dir); err == nil {
+			return s.place(f, study, sop)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("place: %w", err)
 	}
 	if s.opts.NoSync {
 		return nil
 	}
-	if created {
+	return syncDir(dir)
+}
+
+// ensureDir creates a study folder and makes its entry durable, once per
+// folder and process (a folder found existing may have been created by a
+// process that crashed before syncing it).
+func (s *Store) ensureDir(study, dir string) error {
+	if _, ok := s.studies.Load(study); ok {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create study folder: %w", err)
+	}
+	if !s.opts.NoSync {
 		if err := syncDir(s.dir); err != nil {
 			return err
 		}
 	}
-	return syncDir(dir)
+	s.studies.Store(study, struct{}{})
+	return nil
 }
 
 func syncDir(dir string) error {
