@@ -13,6 +13,7 @@ import (
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
 	"github.com/medrelay/medrelay/relay/hello"
+	"github.com/medrelay/medrelay/relay/store"
 )
 
 func (r *Relay) handler() http.Handler {
@@ -112,6 +113,9 @@ func (r *Relay) Status() Status {
 	}
 	return st
 }
+
+// StoreStats returns the store's commit statistics.
+func (r *Relay) StoreStats() store.CommitStats { return r.store.Stats() }
 
 func (r *Relay) serveStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) }
 

@@ -77,6 +77,10 @@ func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
 		seqs[i] = e.Seq
 	}
 	rejected := ack.Rejected
+	if len(rejected) == 0 {
+		r.store.RemoveLater(queue, seqs)
+		return
+	}
 	r.store.Submit(func(tx *store.Tx) error {
 		for _, rj := range rejected {
 			if int(rj.Index) >= len(entries) {

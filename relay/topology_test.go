@@ -21,7 +21,7 @@ var fastLink = link.Options{Heartbeat: 100 * time.Millisecond, Timeout: time.Sec
 
 // startRelay starts a relay on random loopback ports. dataDir may be reused
 // to restart a relay with its queues.
-func startRelay(t *testing.T, id, parentURL, dataDir string) *relay.Relay {
+func startRelay(t testing.TB, id, parentURL, dataDir string) *relay.Relay {
 	t.Helper()
 	cfg := &config.Config{
 		ID: id, Role: config.RoleMain, DataDir: dataDir,
@@ -67,7 +67,7 @@ func startNetwork(t *testing.T) *network {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
@@ -78,7 +78,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func dial(t *testing.T, r *relay.Relay, id string, receive bool) *client.Client {
+func dial(t testing.TB, r *relay.Relay, id string, receive bool) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -191,11 +191,11 @@ func startRelayAt(t *testing.T, id, dataDir, httpAddr string) *relay.Relay {
 }
 
 // testLogger logs through t.Log, so logs show only for failing tests.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

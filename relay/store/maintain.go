@@ -46,6 +46,10 @@ type CommitStats struct {
 	Submissions uint64
 	LastLatency time.Duration
 	MaxLatency  time.Duration
+	// TotalLatency is the time spent committing, over all commits.
+	TotalLatency time.Duration
+	// PreallocError is the last failure to preallocate (a full disk, say).
+	PreallocError string
 }
 
 type commitStats struct {
@@ -59,6 +63,7 @@ func (s *Store) recordCommit(n int, d time.Duration) {
 	s.commits.Commits++
 	s.commits.Submissions += uint64(n)
 	s.commits.LastLatency = d
+	s.commits.TotalLatency += d
 	if d > s.commits.MaxLatency {
 		s.commits.MaxLatency = d
 	}
@@ -69,4 +74,10 @@ func (s *Store) Stats() CommitStats {
 	s.commits.Lock()
 	defer s.commits.Unlock()
 	return s.commits.CommitStats
+}
+
+func (s *Store) recordPreallocError(err error) {
+	s.commits.Lock()
+	defer s.commits.Unlock()
+	s.commits.PreallocError = err.Error()
 }

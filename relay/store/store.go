@@ -50,11 +50,16 @@ type Options struct {
 
 // Store is a relay's durable state. Its methods are safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	opts Options
-	reqs chan *request
-	quit chan struct{}
-	wg   sync.WaitGroup
+	db    *bolt.DB
+	opts  Options
+	alloc *preallocator
+	reqs  chan *request
+	quit  chan struct{}
+	wg    sync.WaitGroup
+
+	lazyMu   sync.Mutex
+	lazy     map[string][]uint64 // removals waiting for the next commit
+	lazyKick chan struct{}
 
 	mu      sync.Mutex
 	signals map[string]chan struct{}
@@ -93,17 +98,24 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{
-		db:      db,
-		opts:    opts,
-		reqs:    make(chan *request, opts.MaxPending),
-		quit:    make(chan struct{}),
-		signals: make(map[string]chan struct{}),
-		depths:  make(map[string]int),
+		db:       db,
+		opts:     opts,
+		reqs:     make(chan *request, opts.MaxPending),
+		lazy:     make(map[string][]uint64),
+		lazyKick: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		signals:  make(map[string]chan struct{}),
+		depths:   make(map[string]int),
 	}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if s.alloc, err = newPreallocator(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.preallocate()
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
@@ -130,6 +142,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		s.wg.Wait()
+		s.alloc.close()
 		err = s.db.Close()
 	})
 	return err
@@ -156,12 +169,26 @@ func (s *Store) Update(fn func(*Tx) error) error { return <-s.Submit(fn) }
 func (s *Store) writer() {
 	defer s.wg.Done()
 	var batch []*request
+	// lazyTimer commits removals on their own when no other commit comes.
+	lazyTimer := time.NewTimer(time.Hour)
+	lazyTimer.Stop()
+	armed := false
 	for {
 		select {
 		case r := <-s.reqs:
 			batch = append(batch[:0], r)
+		case <-s.lazyKick:
+			if !armed {
+				lazyTimer.Reset(LazyDelay)
+				armed = true
+			}
+			continue
+		case <-lazyTimer.C:
+			armed = false
+			batch = batch[:0]
 		case <-s.quit:
 			s.drainClosed()
+			s.commit(nil) // removals still pending
 			return
 		}
 		for more := true; more; {
@@ -174,6 +201,35 @@ func (s *Store) writer() {
 		}
 		s.commit(batch)
 	}
+}
+
+// LazyDelay is the longest a RemoveLater waits for a commit to join.
+const LazyDelay = 20 * time.Millisecond
+
+// RemoveLater removes entries from queue in the next commit, or after
+// LazyDelay. A removal lost in a crash only means the entries are sent
+// again, and the next hop dedupes them, so removals need no commit of their
+// own: on a busy relay they ride along with the commits that store new
+// envelopes, which halves the fsyncs of a relay that forwards.
+func (s *Store) RemoveLater(queue string, seqs []uint64) {
+	s.lazyMu.Lock()
+	s.lazy[queue] = append(s.lazy[queue], seqs...)
+	s.lazyMu.Unlock()
+	select {
+	case s.lazyKick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) takeLazy() map[string][]uint64 {
+	s.lazyMu.Lock()
+	defer s.lazyMu.Unlock()
+	if len(s.lazy) == 0 {
+		return nil
+	}
+	l := s.lazy
+	s.lazy = make(map[string][]uint64)
+	return l
 }
 
 func (s *Store) drainClosed() {
@@ -193,9 +249,18 @@ func (s *Store) commit(batch []*request) {
 	start := time.Now()
 	var failed *request
 	var failErr error
+	lazy := s.takeLazy()
+	if len(batch) == 0 && len(lazy) == 0 {
+		return
+	}
 	tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
+		for q, seqs := range lazy {
+			if err := tx.Remove(q, seqs); err != nil {
+				return err
+			}
+		}
 		for _, r := range batch {
 			if err := r.fn(tx); err != nil {
 				failed, failErr = r, err
@@ -204,6 +269,9 @@ func (s *Store) commit(batch []*request) {
 		}
 		return nil
 	})
+	if failed != nil || err != nil {
+		s.restoreLazy(lazy)
+	}
 	if failed != nil {
 		failed.done <- failErr
 		rest := make([]*request, 0, len(batch)-1)
@@ -223,6 +291,30 @@ func (s *Store) commit(batch []*request) {
 	}
 	for _, r := range batch {
 		r.done <- err
+	}
+	if err == nil {
+		s.preallocate()
+	}
+}
+
+// preallocate keeps zeros written ahead of bbolt's pages (see prealloc.go).
+// Only the writer goroutine (or Open, before it starts) may call it.
+func (s *Store) preallocate() {
+	var used int64
+	s.db.View(func(tx *bolt.Tx) error {
+		used = tx.Size()
+		return nil
+	})
+	if err := s.alloc.ensure(used); err != nil {
+		s.recordPreallocError(err)
+	}
+}
+
+func (s *Store) restoreLazy(lazy map[string][]uint64) {
+	s.lazyMu.Lock()
+	defer s.lazyMu.Unlock()
+	for q, seqs := range lazy {
+		s.lazy[q] = append(s.lazy[q], seqs...)
 	}
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +184,38 @@ func TestSignalWhenAddAndRemoveCancelOut(t *testing.T) {
 	case <-sig:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no signal: a reader would never see the new entry")
+	}
+}
+
+func TestRemoveLaterJoinsTheNextCommitOrRunsAlone(t *testing.T) {
+	s := open(t, t.TempDir())
+	for i := 0; i < 3; i++ {
+		s.Update(func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("x")); return err })
+	}
+	before := s.Stats().Commits
+	s.RemoveLater("q", []uint64{1})
+	s.Update(func(tx *Tx) error { _, err := tx.Enqueue("other", []byte("y")); return err })
+	if got := s.Stats().Commits - before; got != 1 {
+		t.Errorf("%d commits, want the removal to ride along with the one commit", got)
+	}
+	if d := s.Depths()["q"]; d != 2 {
+		t.Errorf("depth = %d after the shared commit, want 2", d)
+	}
+	// Alone, a removal is committed after LazyDelay.
+	s.RemoveLater("q", []uint64{2})
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Depths()["q"] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone removal was never committed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Close commits what is pending.
+	s.RemoveLater("q", []uint64{3})
+	dir := s.db.Path()
+	s.Close()
+	s2 := open(t, filepath.Dir(dir))
+	if d := s2.Depths()["q"]; d != 0 {
+		t.Errorf("after close and reopen depth = %d, want 0", d)
 	}
 }
