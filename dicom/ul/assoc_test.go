@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -172,20 +173,33 @@ func TestFragmentation(t *testing.T) {
 			if got := scu.SendPDULength(); got != int(max) {
 				t.Fatalf("send limit %d, want %d", got, max)
 			}
-			data := bytes.Repeat([]byte("0123456789abcdef"), 40000)
-			cmd := bytes.Repeat([]byte{7}, 5000)
-			errc := make(chan error, 1)
-			go func() { errc <- scu.WriteMessage(1, cmd, bytes.NewReader(data), int64(len(data))) }()
-			id, gotCmd, err := scp.ReadCommand()
-			if err != nil || id != 1 || !bytes.Equal(gotCmd, cmd) {
-				t.Fatalf("command: id %d, %d bytes, %v", id, len(gotCmd), err)
-			}
-			got, err := io.ReadAll(scp.DataReader(id))
-			if err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("data set: %d bytes, %v", len(got), err)
-			}
-			if err := <-errc; err != nil {
-				t.Fatal(err)
+			chunk := int(max) - pduHeaderLength - pdvHeaderLength
+			all := bytes.Repeat([]byte("0123456789abcdef"), 40000)
+			// Known lengths, then unknown ones (n < 0: read to EOF, in
+			// short reads), at the PDU boundaries.
+			for _, size := range []int{len(all), 0, 1, chunk, chunk + 1, 2 * chunk, len(all) - 1} {
+				for _, known := range []bool{true, false} {
+					data := all[:size]
+					var r io.Reader = bytes.NewReader(data)
+					n := int64(size)
+					if !known {
+						r, n = iotest.HalfReader(r), -1
+					}
+					cmd := bytes.Repeat([]byte{7}, 5000)
+					errc := make(chan error, 1)
+					go func() { errc <- scu.WriteMessage(1, cmd, r, n) }()
+					id, gotCmd, err := scp.ReadCommand()
+					if err != nil || id != 1 || !bytes.Equal(gotCmd, cmd) {
+						t.Fatalf("command: id %d, %d bytes, %v", id, len(gotCmd), err)
+					}
+					got, err := io.ReadAll(scp.DataReader(id))
+					if err != nil || !bytes.Equal(got, data) {
+						t.Fatalf("data set of %d bytes (known length %t): got %d bytes, %v", size, known, len(got), err)
+					}
+					if err := <-errc; err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			releaseBoth(t, scu, scp)
 		})

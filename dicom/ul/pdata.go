@@ -148,8 +148,9 @@ func (a *Assoc) drainData() error {
 }
 
 // WriteMessage sends a command set and, when data is not nil, the n bytes
-// of its data set, fragmented into PDUs no longer than the peer accepts.
-// Each PDU is written with a single write.
+// of its data set (all of data up to io.EOF when n is negative),
+// fragmented into PDUs no longer than the peer accepts. Each PDU is
+// written with a single write.
 func (a *Assoc) WriteMessage(pcID byte, cmd []byte, data io.Reader, n int64) error {
 	if st := a.State(); st != Sta6 {
 		return fmt.Errorf("write message in state %s: %w", st, ErrClosed)
@@ -162,23 +163,32 @@ func (a *Assoc) WriteMessage(pcID byte, cmd []byte, data io.Reader, n int64) err
 	if data == nil {
 		return nil
 	}
+	if n < 0 {
+		return a.writeStream(pcID, data)
+	}
 	return a.writeFragments(pcID, false, data, n)
+}
+
+// sendBuffer returns the PDU buffer and the payload that fits a PDU.
+func (a *Assoc) sendBuffer() ([]byte, int) {
+	chunk := a.sendMax - pduHeaderLength - pdvHeaderLength
+	if cap(a.wbuf) < chunk+pduHeaderLength+pdvHeaderLength {
+		a.wbuf = make([]byte, 0, chunk+pduHeaderLength+pdvHeaderLength)
+	}
+	return a.wbuf, chunk
 }
 
 // writeFragments sends n bytes from r as PDVs, one PDV per PDU. The payload
 // of each is the peer's limit less 12 bytes of PDU and PDV headers, so
 // peers that count the headers in the limit are served too.
 func (a *Assoc) writeFragments(pcID byte, command bool, r io.Reader, n int64) error {
-	chunk := a.sendMax - pduHeaderLength - pdvHeaderLength
-	if cap(a.wbuf) < chunk+pduHeaderLength+pdvHeaderLength {
-		a.wbuf = make([]byte, 0, chunk+pduHeaderLength+pdvHeaderLength)
-	}
+	wbuf, chunk := a.sendBuffer()
 	for first := true; first || n > 0; first = false {
 		k := int64(chunk)
 		if n < k {
 			k = n
 		}
-		b := appendHeader(a.wbuf[:0], TypePData, pdvHeaderLength+int(k))
+		b := appendHeader(wbuf[:0], TypePData, pdvHeaderLength+int(k))
 		b = appendPDVHeader(b, pcID, command, n == k, int(k))
 		start := len(b)
 		b = b[:start+int(k)]
@@ -195,4 +205,40 @@ func (a *Assoc) writeFragments(pcID byte, command bool, r io.Reader, n int64) er
 		n -= k
 	}
 	return nil
+}
+
+// writeStream sends a data set of unknown length as data PDVs: each PDU is
+// filled from r, and one byte read ahead tells whether it is the last.
+func (a *Assoc) writeStream(pcID byte, r io.Reader) error {
+	wbuf, chunk := a.sendBuffer()
+	const hdr = pduHeaderLength + pdvHeaderLength
+	b := wbuf[:hdr+chunk]
+	var ahead [1]byte
+	have := 0 // bytes read ahead, at b[hdr]
+	for {
+		k, err := io.ReadFull(r, b[hdr+have:])
+		k += have
+		last := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if err != nil && !last {
+			return fmt.Errorf("read data set to send: %w", err)
+		}
+		if !last {
+			switch _, err := io.ReadFull(r, ahead[:]); {
+			case errors.Is(err, io.EOF):
+				last = true
+			case err != nil:
+				return fmt.Errorf("read data set to send: %w", err)
+			}
+		}
+		h := appendHeader(b[:0], TypePData, pdvHeaderLength+k)
+		appendPDVHeader(h, pcID, false, last, k)
+		if err := a.writeLocked(b[:hdr+k]); err != nil {
+			a.closeConn()
+			return err
+		}
+		if last {
+			return nil
+		}
+		b[hdr], have = ahead[0], 1
+	}
 }
