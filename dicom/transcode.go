@@ -7,7 +7,6 @@ import (
 	"io"
 )
 
-
 // CanTranscode reports whether Transcode converts between the two syntaxes:
 // Implicit VR Little Endian and Explicit VR Little Endian, either way (or a
 // syntax to itself).

@@ -121,22 +121,34 @@ func readInstance(path string) (instance, error) {
 }
 
 // contextsFor proposes one context per SOP class and transfer syntax the
-// files use: data sets are sent as stored, never transcoded.
+// files use, so that data sets can be sent as stored. For a class with
+// files in implicit or explicit VR little endian it also proposes the
+// other of the two, alone, in case the peer refuses the files' own: the
+// client then transcodes those files while sending them. Compressed files
+// are offered in their own syntax only (decompressing is out of scope).
 func contextsFor(files []instance) ([]ul.PresentationContext, error) {
 	type key struct{ class, ts string }
 	seen := map[key]bool{}
 	var out []ul.PresentationContext
-	for _, f := range files {
-		k := key{f.sopClass, f.ts}
-		if seen[k] {
-			continue
+	add := func(class, ts string) {
+		if k := (key{class, ts}); !seen[k] {
+			seen[k] = true
+			out = append(out, ul.PresentationContext{AbstractSyntax: class, TransferSyntaxes: []string{ts}})
 		}
-		seen[k] = true
-		out = append(out, ul.PresentationContext{AbstractSyntax: f.sopClass, TransferSyntaxes: []string{f.ts}})
+	}
+	for _, f := range files {
+		add(f.sopClass, f.ts)
 	}
 	if len(out) > ul.MaxPresentationContexts {
 		return nil, fmt.Errorf("store: the files need %d presentation contexts (SOP class and transfer syntax pairs); one association holds %d",
 			len(out), ul.MaxPresentationContexts)
+	}
+	for _, f := range files { // alternatives, while there is room
+		for _, alt := range []string{dicom.ExplicitVRLittleEndian, dicom.ImplicitVRLittleEndian} {
+			if dicom.CanTranscode(f.ts, alt) && len(out) < ul.MaxPresentationContexts {
+				add(f.sopClass, alt)
+			}
+		}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/medrelay/medrelay/dicom"
 	"github.com/medrelay/medrelay/dicom/ul"
 )
 
@@ -132,8 +133,11 @@ func (c *Client) Echo(ctx context.Context) error {
 type StoreRequest struct {
 	SOPClassUID    string
 	SOPInstanceUID string
-	// TransferSyntax is the syntax Data is encoded in; a context accepted
-	// with it is required (no transcoding).
+	// TransferSyntax is the syntax Data is encoded in. A context accepted
+	// with it is used when there is one; otherwise implicit and explicit
+	// VR little endian data is transcoded to the other of the two if the
+	// peer accepted that (see dicom.Transcode). Compressed data is never
+	// transcoded.
 	TransferSyntax string
 	Data           io.Reader // the data set, without preamble and meta group
 	Size           int64     // bytes in Data
@@ -145,7 +149,7 @@ type StoreRequest struct {
 func (c *Client) Store(ctx context.Context, req StoreRequest) (*Command, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pc, ok := c.a.FindContext(req.SOPClassUID, req.TransferSyntax)
+	pc, ok := c.storeContext(req.SOPClassUID, req.TransferSyntax)
 	if !ok {
 		return nil, fmt.Errorf("store %s: %w for %s in %s", req.SOPInstanceUID, ErrNoContext, req.SOPClassUID, req.TransferSyntax)
 	}
@@ -155,7 +159,8 @@ func (c *Client) Store(ctx context.Context, req StoreRequest) (*Command, error) 
 		AffectedSOPClassUID: req.SOPClassUID, CommandField: CStoreRQ, MessageID: id,
 		Priority: req.Priority, HasDataSet: true, AffectedSOPInstanceUID: req.SOPInstanceUID,
 	}
-	if err := c.a.WriteMessage(pc.ID, rq.Encode(), req.Data, req.Size); err != nil {
+	if err := c.writeStore(pc, rq, req); err != nil {
+		c.a.Abort() // the peer may hold part of a data set
 		return nil, fmt.Errorf("store %s: %w", req.SOPInstanceUID, err)
 	}
 	rsp, _, err := c.readResponse(id, false)
@@ -163,4 +168,44 @@ func (c *Client) Store(ctx context.Context, req StoreRequest) (*Command, error) 
 		return nil, fmt.Errorf("store %s: %w", req.SOPInstanceUID, err)
 	}
 	return rsp, nil
+}
+
+// storeContext finds an accepted context for a SOP class in the data's
+// own transfer syntax or, for uncompressed little endian data, in the one
+// it can be transcoded to.
+func (c *Client) storeContext(sopClass, ts string) (ul.PresentationContext, bool) {
+	if pc, ok := c.a.FindContext(sopClass, ts); ok {
+		return pc, true
+	}
+	for _, alt := range []string{dicom.ExplicitVRLittleEndian, dicom.ImplicitVRLittleEndian} {
+		if alt != ts && dicom.CanTranscode(ts, alt) {
+			if pc, ok := c.a.FindContext(sopClass, alt); ok {
+				return pc, true
+			}
+		}
+	}
+	return ul.PresentationContext{}, false
+}
+
+// writeStore sends the request and its data set, transcoding on the fly
+// when the context's syntax is not the data's: a goroutine re-encodes into
+// a pipe that the association reads, so the instance is never held whole.
+func (c *Client) writeStore(pc ul.PresentationContext, rq *Command, req StoreRequest) error {
+	ts := pc.TransferSyntaxes[0]
+	if ts == req.TransferSyntax {
+		return c.a.WriteMessage(pc.ID, rq.Encode(), req.Data, req.Size)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := dicom.Transcode(pw, io.LimitReader(req.Data, req.Size), req.TransferSyntax, ts)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := c.a.WriteMessage(pc.ID, rq.Encode(), pr, -1)
+	pr.CloseWithError(errors.New("store: sending ended")) // unblocks the transcoder
+	if terr := <-done; terr != nil && err == nil {
+		err = terr
+	}
+	return err
 }
