@@ -187,8 +187,8 @@ func TestKillNodeHoldingQueuedEnvelopesLosesNone(t *testing.T) {
 	tp.main.Kill()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); local.send(t, ctx, "county-a/offline", 300) }()
-	go func() { defer wg.Done(); remote.send(t, ctx, "county-b/radiology", 300) }()
+	go func() { defer wg.Done(); local.send(t, ctx, "county-a/offline", 1000) }()
+	go func() { defer wg.Done(); remote.send(t, ctx, "county-b/radiology", 1000) }()
 	waitFor(t, "traffic under way", func() bool {
 		local.mu.Lock()
 		defer local.mu.Unlock()

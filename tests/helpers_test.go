@@ -235,3 +235,27 @@ func tail(s string, lines int) string {
 	}
 	return strings.Join(l, "\n")
 }
+
+// hello reads a relay's /v1/hello.
+func hello(t testing.TB, url string) relayHello {
+	t.Helper()
+	var h relayHello
+	resp, err := http.Get(url + "/v1/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type relayHello struct {
+	ID         string `json:"id"`
+	Transports []struct {
+		Name string `json:"name"`
+		Addr string `json:"addr"`
+	} `json:"transports"`
+	Prefer string `json:"prefer"`
+}
