@@ -47,6 +47,8 @@ type Config struct {
 	// Parent is required for nodes and forbidden for main.
 	Parent *Parent `yaml:"parent"`
 	Limits Limits  `yaml:"limits"`
+	// FileStore holds the files attached to envelopes; nil uses the parent's.
+	FileStore *FileStore `yaml:"filestore"`
 }
 
 // Listen holds the relay's listening addresses.
@@ -150,6 +152,8 @@ func section(goType string) string {
 		return "parent"
 	case "config.Limits":
 		return "limits"
+	case "config.FileStore":
+		return "filestore"
 	}
 	return goType
 }
@@ -177,6 +181,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Parent != nil {
 		if err := c.Parent.validate(); err != nil {
+			return err
+		}
+	}
+	if c.FileStore != nil {
+		if err := c.FileStore.validate(); err != nil {
 			return err
 		}
 	}
@@ -249,6 +258,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.Limits.MaxTTL == 0 {
 		c.Limits.MaxTTL = DefaultMaxTTL
+	}
+	if c.FileStore != nil {
+		c.FileStore.fillDefaults()
 	}
 }
 
