@@ -49,6 +49,10 @@ type Config struct {
 	Limits Limits  `yaml:"limits"`
 	// FileStore holds the files attached to envelopes; nil uses the parent's.
 	FileStore *FileStore `yaml:"filestore"`
+	// TLS, when present, puts every listener (HTTP, TCP, QUIC) under TLS.
+	TLS *TLS `yaml:"tls"`
+	// Auth, when present, makes every client and child relay authenticate.
+	Auth *Auth `yaml:"auth"`
 }
 
 // Listen holds the relay's listening addresses.
@@ -57,17 +61,45 @@ type Listen struct {
 	HTTP string `yaml:"http"`
 	// TCP is the optional TCP link listener.
 	TCP string `yaml:"tcp"`
-	// Prefer is the transport /v1/hello offers first. Default: tcp when a TCP
-	// listener is configured.
+	// QUIC is the optional QUIC link listener (UDP).
+	QUIC string `yaml:"quic"`
+	// Prefer is the transport /v1/hello offers first: http, tcp or quic.
+	// Default: tcp when a TCP listener is configured, else http.
 	Prefer string `yaml:"prefer"`
+}
+
+// TLS names the relay's certificate. See package tlsconf.
+type TLS struct {
+	// CertFile and KeyFile are the relay's PEM certificate and key. Required.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, when set, also accepts client certificates signed by
+	// this CA: a certificate whose common name is the client or relay id
+	// authenticates it without a token.
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Auth configures authentication of clients and child relays.
+type Auth struct {
+	// CredentialsFile holds one "ID SHA256-HEX" line per client or child
+	// relay (see medrelay credentials add). Re-read when it changes.
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 // Parent tells a node where its parent relay is.
 type Parent struct {
 	// URL is the parent's HTTP address, e.g. http://127.0.0.1:7000.
 	URL string `yaml:"url"`
-	// Transport is auto (use what the parent prefers) or tcp. Default auto.
+	// Transport is auto (use what the parent prefers, falling back quic →
+	// tcp → http after repeated failures) or http, tcp or quic. Default auto.
 	Transport string `yaml:"transport"`
+	// CAFile verifies the parent's certificate (default: the system roots).
+	CAFile string `yaml:"ca_file"`
+	// Token authenticates this node to its parent (see medrelay credentials).
+	Token string `yaml:"token"`
+	// RetryPreferred is how often a node on a fallback transport tries the
+	// parent's preferred one again (default 5m).
+	RetryPreferred time.Duration `yaml:"retry_preferred"`
 }
 
 // Limits bound what the relay accepts. Zero values mean the defaults.
@@ -84,8 +116,8 @@ type Limits struct {
 
 // Transports a relay can offer or a link can use.
 var (
-	ListenTransports = []string{"tcp"}
-	ParentTransports = []string{"auto", "tcp"}
+	ListenTransports = []string{"http", "tcp", "quic"}
+	ParentTransports = []string{"auto", "http", "tcp", "quic"}
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
@@ -152,6 +184,10 @@ func section(goType string) string {
 		return "parent"
 	case "config.Limits":
 		return "limits"
+	case "config.TLS":
+		return "tls"
+	case "config.Auth":
+		return "auth"
 	case "config.FileStore":
 		return "filestore"
 	}
@@ -189,6 +225,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	return c.Limits.validate()
 }
 
@@ -204,12 +243,20 @@ func (l *Listen) validate() error {
 			return err
 		}
 	}
+	if l.QUIC != "" {
+		if err := checkHostPort("listen.quic", l.QUIC); err != nil {
+			return err
+		}
+	}
 	if l.Prefer != "" {
 		if !slices.Contains(ListenTransports, l.Prefer) {
 			return fmt.Errorf("listen.prefer %q is invalid: use one of %s", l.Prefer, strings.Join(ListenTransports, ", "))
 		}
 		if l.Prefer == "tcp" && l.TCP == "" {
 			return errors.New("listen.prefer is tcp but listen.tcp is not set: add a listen.tcp address")
+		}
+		if l.Prefer == "quic" && l.QUIC == "" {
+			return errors.New("listen.prefer is quic but listen.quic is not set: add a listen.quic address (UDP)")
 		}
 	}
 	return nil
@@ -221,7 +268,7 @@ func (p *Parent) validate() error {
 	}
 	u, err := url.Parse(p.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("parent.url %q is invalid: use http://HOST:PORT", p.URL)
+		return fmt.Errorf("parent.url %q is invalid: use http://HOST:PORT or https://HOST:PORT", p.URL)
 	}
 	if p.Transport != "" && !slices.Contains(ParentTransports, p.Transport) {
 		return fmt.Errorf("parent.transport %q is invalid: use one of %s", p.Transport, strings.Join(ParentTransports, ", "))
@@ -246,6 +293,9 @@ func (l *Limits) validate() error {
 func (c *Config) fillDefaults() {
 	if c.Listen.Prefer == "" && c.Listen.TCP != "" {
 		c.Listen.Prefer = "tcp"
+	}
+	if c.Listen.Prefer == "" {
+		c.Listen.Prefer = "http"
 	}
 	if c.Parent != nil && c.Parent.Transport == "" {
 		c.Parent.Transport = "auto"
