@@ -1,0 +1,117 @@
+// Package tlsconf builds the TLS configurations of medrelay's listeners
+// and dialers from PEM files, and makes a small CA with per-relay
+// certificates for test and pilot networks (medrelay certs init).
+//
+// It does not listen or dial; the relay and the dialers in package hello
+// use what it returns.
+package tlsconf
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+)
+
+// ALPN protocol names, so a TLS port is never mistaken for another protocol.
+const (
+	ALPNLink = "medrelay-link/1" // TCP and QUIC links
+)
+
+// Server returns the TLS configuration of a relay's listeners. With
+// clientCAFile, client certificates signed by that CA are verified when
+// presented (a client without one authenticates with a token).
+func Server(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load tls.cert_file/tls.key_file: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if clientCAFile != "" {
+		pool, err := LoadPool(clientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.client_ca_file: %w", err)
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return c, nil
+}
+
+// LoadPool reads PEM certificates into a pool.
+func LoadPool(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// ClientOptions say how a dialer verifies a relay and proves itself.
+type ClientOptions struct {
+	// CAFile verifies the relay's certificate (default: the system roots).
+	CAFile string
+	// CertFile and KeyFile, when set, are presented as a client certificate.
+	CertFile, KeyFile string
+}
+
+// Client returns the TLS configuration for dialing the relay at baseURL,
+// or nil when baseURL is http:// (no TLS). The server name is the URL's
+// host, so a relay's certificate must cover the name its dialers use.
+func Client(baseURL string, o ClientOptions) (*tls.Config, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("relay URL %q: %w", baseURL, err)
+	}
+	if u.Scheme != "https" {
+		if o.CAFile != "" {
+			return nil, fmt.Errorf("a CA file is set but the relay URL %q is not https://: use https:// to verify the relay", baseURL)
+		}
+		return nil, nil
+	}
+	c := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	if o.CAFile != "" {
+		if c.RootCAs, err = LoadPool(o.CAFile); err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+	}
+	if o.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
+
+// ForLink returns a copy of c for a TCP or QUIC link: TLS 1.3 and the
+// link's ALPN name. A nil c (no TLS) gives nil.
+func ForLink(c *tls.Config) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	c = c.Clone()
+	c.MinVersion = tls.VersionTLS13
+	c.NextProtos = []string{ALPNLink}
+	return c
+}
+
+// PeerID returns the identity a verified client certificate proves: its
+// common name. "" when there is none.
+func PeerID(cs *tls.ConnectionState) string {
+	if cs == nil || len(cs.VerifiedChains) == 0 || len(cs.PeerCertificates) == 0 {
+		return ""
+	}
+	return cs.PeerCertificates[0].Subject.CommonName
+}
+
+// ErrNoTLS reports a transport that needs TLS where none is configured.
+var ErrNoTLS = errors.New("no TLS configuration")
+
