@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Command fields (PS3.7 section E.1).
@@ -170,7 +171,10 @@ func DecodeCommand(b []byte) (*Command, error) {
 }
 
 func (c *Command) set(elem uint16, v []byte) error {
-	str := func() string { return strings.TrimRight(string(v), " \x00") }
+	// Padding (spaces, NULs) on either side is insignificant.
+	str := func() string {
+		return strings.TrimFunc(string(v), func(r rune) bool { return r == 0 || unicode.IsSpace(r) })
+	}
 	us := func() (uint16, error) {
 		if len(v) != 2 {
 			return 0, fmt.Errorf("decode command: (0000,%04X) has %d bytes, want 2", elem, len(v))
@@ -183,7 +187,7 @@ func (c *Command) set(elem uint16, v []byte) error {
 	case 0x0003:
 		c.RequestedSOPClassUID = str()
 	case 0x0600:
-		c.MoveDestination = strings.TrimSpace(str())
+		c.MoveDestination = str()
 	case 0x0902:
 		c.ErrorComment = str()
 	case 0x1000:
@@ -191,7 +195,7 @@ func (c *Command) set(elem uint16, v []byte) error {
 	case 0x1001:
 		c.RequestedSOPInstanceUID = str()
 	case 0x1030:
-		c.MoveOriginatorAE = strings.TrimSpace(str())
+		c.MoveOriginatorAE = str()
 	case 0x0100, 0x0110, 0x0120, 0x0700, 0x0800, 0x0900, 0x1020, 0x1021, 0x1022, 0x1023, 0x1031:
 		x, err := us()
 		if err != nil {
