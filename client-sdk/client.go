@@ -58,6 +58,10 @@ type Options struct {
 	// TTL is how long sent envelopes live before they expire (0: the
 	// relay's limit, 7 days by default).
 	TTL time.Duration
+	// StateDir keeps the progress of file uploads (SendFiles), so an
+	// upload cut short by a crash or a lost link resumes with the missing
+	// parts only. Default "": uploads restart from the first byte.
+	StateDir string
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
 	// Link tunes heartbeats and windows (defaults: see link.Options).
