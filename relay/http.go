@@ -25,6 +25,7 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET /v1/status", r.serveStatus)
 	mux.HandleFunc("GET /v1/audit", r.serveAudit)
 	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
+	mux.Handle(FilesPrefix, r.fileHandler())
 	return mux
 }
 

@@ -54,6 +54,7 @@ type Relay struct {
 	uplink   *node.Uplink
 	upConn   *link.Conn
 	conns    map[*link.Conn]struct{}
+	files    *fileService // see files.go
 }
 
 // Options are what a relay needs besides its config file.
@@ -71,6 +72,10 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 	}
 	log := opts.Logger.With("relay", cfg.ID)
 	opts.Link.MaxFrame = cfg.Limits.MaxFrameBytes
+	files, err := openFiles(context.Background(), cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
 	if err != nil {
 		return nil, err
@@ -86,6 +91,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
 		conns:    make(map[*link.Conn]struct{}),
+		files:    files,
 	}
 	if cfg.Parent != nil {
 		r.uplink = node.New(node.Options{
