@@ -30,6 +30,8 @@ type Session struct {
 	Version string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
 	// The relay ends a session after this long without a request.
 	IdleTimeoutMs uint32 `protobuf:"varint,5,opt,name=idle_timeout_ms,json=idleTimeoutMs,proto3" json:"idle_timeout_ms,omitempty"`
+	// As in Welcome: the relay's ancestors, its parent first.
+	Ancestors     []string `protobuf:"bytes,6,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -97,6 +99,13 @@ func (x *Session) GetIdleTimeoutMs() uint32 {
 		return x.IdleTimeoutMs
 	}
 	return 0
+}
+
+func (x *Session) GetAncestors() []string {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
 }
 
 // Push carries envelopes up. Its answer comes once every envelope is
@@ -313,13 +322,14 @@ var File_medrelay_v1_httplink_proto protoreflect.FileDescriptor
 
 const file_medrelay_v1_httplink_proto_rawDesc = "" +
 	"\n" +
-	"\x1amedrelay/v1/httplink.proto\x12\vmedrelay.v1\x1a\x1amedrelay/v1/envelope.proto\x1a\x16medrelay/v1/link.proto\"\x94\x01\n" +
+	"\x1amedrelay/v1/httplink.proto\x12\vmedrelay.v1\x1a\x1amedrelay/v1/envelope.proto\x1a\x16medrelay/v1/link.proto\"\xb2\x01\n" +
 	"\aSession\x12\x18\n" +
 	"\asession\x18\x01 \x01(\tR\asession\x12\x19\n" +
 	"\brelay_id\x18\x02 \x01(\tR\arelayId\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x12\x18\n" +
 	"\aversion\x18\x04 \x01(\tR\aversion\x12&\n" +
-	"\x0fidle_timeout_ms\x18\x05 \x01(\rR\ridleTimeoutMs\";\n" +
+	"\x0fidle_timeout_ms\x18\x05 \x01(\rR\ridleTimeoutMs\x12\x1c\n" +
+	"\tancestors\x18\x06 \x03(\tR\tancestors\";\n" +
 	"\x04Push\x123\n" +
 	"\tenvelopes\x18\x01 \x03(\v2\x15.medrelay.v1.EnvelopeR\tenvelopes\"@\n" +
 	"\n" +

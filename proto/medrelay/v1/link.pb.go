@@ -287,10 +287,13 @@ func (x *Hello) GetMaxBatch() uint32 {
 
 // Welcome accepts a Hello.
 type Welcome struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RelayId       string                 `protobuf:"bytes,1,opt,name=relay_id,json=relayId,proto3" json:"relay_id,omitempty"`
-	Role          string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	RelayId string                 `protobuf:"bytes,1,opt,name=relay_id,json=relayId,proto3" json:"relay_id,omitempty"`
+	Role    string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Version string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The welcoming relay's ancestors, its parent first: a child must never
+	// announce one of them (or the welcoming relay) as part of its subtree.
+	Ancestors     []string `protobuf:"bytes,4,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -344,6 +347,13 @@ func (x *Welcome) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *Welcome) GetAncestors() []string {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
 }
 
 // Batch carries encoded Envelope messages. The receiver answers with an Ack
@@ -664,11 +674,12 @@ const file_medrelay_v1_link_proto_rawDesc = "" +
 	"\asubtree\x18\x04 \x03(\tR\asubtree\x12\x14\n" +
 	"\x05token\x18\x05 \x01(\tR\x05token\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\tR\aversion\x12\x1b\n" +
-	"\tmax_batch\x18\a \x01(\rR\bmaxBatch\"R\n" +
+	"\tmax_batch\x18\a \x01(\rR\bmaxBatch\"p\n" +
 	"\aWelcome\x12\x19\n" +
 	"\brelay_id\x18\x01 \x01(\tR\arelayId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\tR\aversion\"7\n" +
+	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1c\n" +
+	"\tancestors\x18\x04 \x03(\tR\tancestors\"7\n" +
 	"\x05Batch\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1c\n" +
 	"\tenvelopes\x18\x02 \x03(\fR\tenvelopes\"K\n" +
