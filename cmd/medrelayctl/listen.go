@@ -23,6 +23,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	count := fs.Int("count", 0, "exit after this many envelopes (0: run until interrupted)")
 	timeout := fs.Duration("timeout", 0, "fail when the envelopes have not arrived after this long (0: wait forever)")
 	asJSON := fs.Bool("json", false, "print one protojson object per line")
+	saveDir := fs.String("save-dir", "", "download every attached file into this directory and verify it")
 	if err := parse(fs, args, "relay", "id"); err != nil {
 		return err
 	}
@@ -48,12 +49,21 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	got := 0
 	done := make(chan struct{})
+	failed := make(chan error, 1)
 	c.Handle("", func(cctx context.Context, e *client.Envelope) error {
 		if *count > 0 && got >= *count {
 			<-cctx.Done() // not ours to take: Close leaves it queued
 			return cctx.Err()
 		}
 		printEnvelope(stdout, e, *asJSON)
+		if err := saveFiles(cctx, c, e, *saveDir, stderr); err != nil {
+			select { // the envelope stays queued: a new run tries again
+			case failed <- err:
+			default:
+			}
+			<-cctx.Done()
+			return cctx.Err()
+		}
 		got++
 		if *count > 0 && got == *count {
 			close(done)
@@ -64,6 +74,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case <-done:
 		c.Close()
 		return nil
+	case err := <-failed:
+		c.Close()
+		return err
 	case <-ctx.Done():
 		c.Close()
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {

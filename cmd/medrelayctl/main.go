@@ -28,6 +28,7 @@ commands:
   status  show a relay's links and queues
   audit   query main's audit log
   bench   measure envelopes/s and one-way latency between two relays
+  files   gc or list the files a relay holds (files gc --relay URL --older-than 30d)
 
 Run "medrelayctl COMMAND -h" for the flags of a command.`
 
@@ -42,6 +43,7 @@ var commands = map[string]command{
 	"status": runStatus,
 	"audit":  runAudit,
 	"bench":  runBench,
+	"files":  runFiles,
 }
 
 func main() {

@@ -23,6 +23,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the relay has not stored it after this long")
 	kv := argsFlag{}
 	fs.Var(kv, "arg", "an argument KEY=VALUE (repeatable)")
+	ff := addFileFlags(fs)
 	if err := parse(fs, args, "relay", "id", "to", "command"); err != nil {
 		return err
 	}
@@ -42,9 +43,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("--body-file: %w", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, ff.timeout(fs, *timeout))
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{Relay: *relayURL, ID: *id})
+	c, err := client.Dial(ctx, client.Options{Relay: *relayURL, ID: *id, StateDir: ff.dir(*id)})
 	if err != nil {
 		return err
 	}
@@ -52,6 +53,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var opts []client.SendOption
 	if *ttl > 0 {
 		opts = append(opts, client.WithTTL(*ttl))
+	}
+	if len(ff.files) > 0 {
+		return sendFiles(ctx, c, ff, *to, *command, kv, data, opts, stdout, stderr)
 	}
 	envID, err := c.Send(ctx, *to, *command, kv, data, opts...)
 	if err != nil {
