@@ -124,7 +124,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "ok: %s relay %s, data in %s, http %s\n", cfg.Role, cfg.ID, cfg.DataDir, cfg.Listen.HTTP)
-	return nil
+	return checkFiles(context.Background(), cfg, stdout)
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
