@@ -67,5 +67,6 @@ func BenchmarkForwardTwoCounties(b *testing.B) {
 	for _, r := range []*relay.Relay{a, m, bb} {
 		cs := r.StoreStats()
 		b.ReportMetric(float64(cs.Submissions)/float64(cs.Commits), r.ID()+"-subs/commit")
+		b.ReportMetric(float64(cs.TotalLatency.Microseconds())/float64(cs.Commits), r.ID()+"-µs/commit")
 	}
 }
