@@ -141,7 +141,7 @@ func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (st
 	if src.err != nil {
 		return "", fmt.Errorf("receive: %w", src.err)
 	}
-	if err := copyFull(bw, src); err != nil { // the rest, undecoded
+	if err := copyFull(bw, f, src); err != nil { // the rest, undecoded
 		return "", err
 	}
 	if !s.opts.NoSync {
@@ -152,30 +152,43 @@ func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (st
 	return study, nil
 }
 
-// copyFull copies r to w, writing only full buffers (bufio.Writer.ReadFrom
-// would hand an empty buffer's work to os.File.ReadFrom, which writes in
-// 32 KiB pieces), then flushes.
-func copyFull(w *bufio.Writer, r io.Reader) error {
+// writebackEvery is how much of a large instance is written before the
+// kernel is asked to start writing it to disk (see startWriteback).
+const writebackEvery = 4 << 20
+
+// copyFull copies r to w, whose destination is f, writing only full
+// buffers (bufio.Writer.ReadFrom would hand an empty buffer's work to
+// os.File.ReadFrom, which writes in 32 KiB pieces), then flushes. Every
+// writebackEvery bytes it starts the writeback of what came before.
+func copyFull(w *bufio.Writer, f *os.File, r io.Reader) error {
+	var written, hinted int64
+	flush := func() error {
+		n := w.Buffered()
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if written += int64(n); written-hinted >= writebackEvery {
+			startWriteback(f, hinted, written-hinted)
+			hinted = written
+		}
+		return nil
+	}
 	for {
 		if w.Available() == 0 {
-			if err := w.Flush(); err != nil {
-				return fmt.Errorf("write: %w", err)
+			if err := flush(); err != nil {
+				return err
 			}
 		}
 		b := w.AvailableBuffer()[:w.Available()]
 		n, err := r.Read(b)
 		w.Write(b[:n]) // in place: no copy, cannot fail before a flush
 		if err == io.EOF {
-			break
+			return flush()
 		}
 		if err != nil {
 			return fmt.Errorf("receive: %w", err)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write: %w", err)
-	}
-	return nil
 }
 
 // readErr remembers the first error other than io.EOF of its reader, so
@@ -255,18 +268,6 @@ func (s *Store) ensureDir(study, dir string) error {
 		}
 	}
 	s.studies.Store(study, struct{}{})
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
 	return nil
 }
 
