@@ -27,7 +27,7 @@ import (
 
 // filesMinio starts a MinIO for one test: skipped without the binary,
 // failed when CI=true.
-func filesMinio(t *testing.T) *miniotest.Server {
+func filesMinio(t testing.TB) *miniotest.Server {
 	t.Helper()
 	bin, err := miniotest.Binary()
 	if err != nil {
@@ -52,7 +52,7 @@ func filesS3(srv *miniotest.Server, bucket, mode string) string {
 
 // filesRandom writes size random bytes to a new file and returns its
 // path and hex SHA-256.
-func filesRandom(t *testing.T, dir string, size int64) (string, string) {
+func filesRandom(t testing.TB, dir string, size int64) (string, string) {
 	t.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("study-%d.bin", size))
 	f, err := os.Create(path)
@@ -69,7 +69,7 @@ func filesRandom(t *testing.T, dir string, size int64) (string, string) {
 	return path, hex.EncodeToString(h.Sum(nil))
 }
 
-func filesSum(t *testing.T, path string) string {
+func filesSum(t testing.TB, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -93,7 +93,7 @@ type filesSendSummary struct {
 	} `json:"files"`
 }
 
-func filesParseSummary(t *testing.T, out string) filesSendSummary {
+func filesParseSummary(t testing.TB, out string) filesSendSummary {
 	t.Helper()
 	var s filesSendSummary
 	if err := json.Unmarshal([]byte(out), &s); err != nil || len(s.Files) != 1 {
