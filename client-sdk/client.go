@@ -47,8 +47,22 @@ type Options struct {
 	Relay string
 	// ID is the client id under that relay: [a-z0-9-], at most 64 characters.
 	ID string
-	// Transport is auto (what the relay prefers, the default) or tcp.
+	// Transport is auto (what the relay prefers, the default: after
+	// repeated failures it falls back quic → tcp → http, and returns to
+	// the preferred one later) or http, tcp or quic to pin one.
 	Transport string
+	// CAFile verifies the relay's certificate when Relay is https://
+	// (default: the system roots).
+	CAFile string
+	// Token authenticates the client when the relay requires it (see
+	// medrelay credentials add).
+	Token string
+	// CertFile and KeyFile, when set, are presented as a client
+	// certificate (for relays with tls.client_ca_file).
+	CertFile, KeyFile string
+	// RetryPreferred is how often a client on a fallback transport tries
+	// the relay's preferred one again (default 5m).
+	RetryPreferred time.Duration
 	// Receive makes this connection take envelopes from the client's inbox.
 	// Register handlers with Handle; envelopes wait, unacknowledged, until
 	// a handler for their command (or a default handler) is registered.
@@ -84,12 +98,17 @@ type Client struct {
 	retry chan []*sendReq
 
 	mu       sync.Mutex
-	conn     *link.Conn
+	conn     hello.Link
 	connCh   chan struct{} // closed and replaced when conn changes
 	handlers map[string]Handler
 	handlerC chan struct{}
 	state    string
 	seen     *recentIDs
+
+	dial      hello.DialOptions
+	chooser   *hello.Chooser
+	transport string       // of the current link
+	hello     *hello.Hello // the relay's, as last read
 
 	deliveries   chan delivery
 	dispatchDone chan struct{}
@@ -123,6 +142,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		dispatchDone: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if err := c.setupTransport(); err != nil {
+		c.cancel()
+		return nil, err
+	}
 	first, err := c.connect(ctx)
 	if err != nil {
 		c.cancel()
@@ -156,66 +179,7 @@ func (c *Client) State() string {
 	return c.state
 }
 
-// connect reads the relay's hello and opens one link.
-func (c *Client) connect(ctx context.Context) (*link.Conn, error) {
-	h, err := hello.Fetch(ctx, c.http, c.opts.Relay)
-	if err != nil {
-		return nil, fmt.Errorf("client: reach relay %s: %w", c.opts.Relay, err)
-	}
-	t, err := h.Choose(c.opts.Transport)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	s, err := hello.Dial(ctx, t)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	conn := link.New(s, c.opts.Link)
-	if _, err := conn.Greet(&pb.Hello{ClientId: c.opts.ID, Receive: c.opts.Receive, MaxBatch: uint32(c.opts.MaxBatch), Version: "sdk"}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("client: relay %s: %w", h.ID, err)
-	}
-	c.relay = h.ID
-	return conn, nil
-}
-
-// connLoop serves links one after another until Close.
-func (c *Client) connLoop(conn *link.Conn) {
-	defer c.wg.Done()
-	backoff := 100 * time.Millisecond
-	for {
-		c.setConn(conn)
-		conn.Run(&receiver{c: c})
-		select {
-		case <-conn.Done():
-			c.opts.Logger.Warn("relay link down", "relay", c.opts.Relay, "err", conn.Err())
-		case <-c.ctx.Done():
-			// Let the handler in progress finish and its ack go out first.
-			<-c.dispatchDone
-			conn.Close("client closing")
-			c.setConn(nil)
-			return
-		}
-		c.setConn(nil)
-		for {
-			var err error
-			conn, err = c.connect(c.ctx)
-			if err == nil {
-				backoff = 100 * time.Millisecond
-				break
-			}
-			c.opts.Logger.Warn("reconnect", "relay", c.opts.Relay, "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-c.ctx.Done():
-				return
-			}
-			backoff = min(2*backoff, 5*time.Second)
-		}
-	}
-}
-
-func (c *Client) setConn(conn *link.Conn) {
+func (c *Client) setConn(conn hello.Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn = conn
@@ -228,7 +192,7 @@ func (c *Client) setConn(conn *link.Conn) {
 }
 
 // currentConn returns the live link, waiting for one.
-func (c *Client) currentConn(ctx context.Context) (*link.Conn, error) {
+func (c *Client) currentConn(ctx context.Context) (hello.Link, error) {
 	for {
 		c.mu.Lock()
 		conn, ch := c.conn, c.connCh

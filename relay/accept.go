@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +17,7 @@ import (
 
 // childLink is a connected child relay.
 type childLink struct {
-	conn      *link.Conn
+	conn      Link
 	transport string
 	since     time.Time
 	subtree   []string
@@ -46,15 +47,29 @@ func (r *Relay) serveStream(s link.Stream, transport, remote string) {
 		s.Close()
 		return
 	}
-	if err := r.checkHello(h); err != nil {
+	if err := r.admit(h, h.Token, connState(s)); err != nil {
 		r.log.Warn("link refused", "remote", remote, "transport", transport, "reason", err.Error())
 		c.Refuse(err.Error())
 		return
 	}
-	if err := c.Welcome(&pb.Welcome{RelayId: r.cfg.ID, Role: r.cfg.Role, Version: Version}); err != nil {
+	if err := c.Welcome(&pb.Welcome{RelayId: r.cfg.ID, Role: r.cfg.Role, Version: Version, Ancestors: r.ancestors()}); err != nil {
 		s.Close()
 		return
 	}
+	r.serveLink(c, h, transport)
+}
+
+// connState returns the TLS state of a stream, or nil.
+func connState(s link.Stream) *tls.ConnectionState {
+	if t, ok := s.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		cs := t.ConnectionState()
+		return &cs
+	}
+	return nil
+}
+
+// serveLink serves an admitted link of any transport until it ends.
+func (r *Relay) serveLink(c Link, h *pb.Hello, transport string) {
 	r.track(c)
 	defer r.untrack(c)
 	if h.RelayId != "" {
@@ -88,7 +103,7 @@ func (r *Relay) checkHello(h *pb.Hello) error {
 	return nil
 }
 
-func (r *Relay) serveChild(c *link.Conn, h *pb.Hello, transport string) {
+func (r *Relay) serveChild(c Link, h *pb.Hello, transport string) {
 	id := h.RelayId
 	if err := r.setSubtree(id, h.Subtree); err != nil {
 		r.log.Error("store routes", "child", id, "err", err)

@@ -26,15 +26,20 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET /v1/audit", r.serveAudit)
 	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
 	mux.Handle(FilesPrefix, r.fileHandler())
+	r.httpLink.Register(mux)
 	return mux
 }
 
 // Hello returns what /v1/hello serves.
 func (r *Relay) Hello() hello.Hello {
-	h := hello.Hello{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Prefer: r.cfg.Listen.Prefer, Transports: []hello.Transport{}}
+	h := hello.Hello{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Prefer: r.cfg.Listen.Prefer, Transports: []hello.Transport{}, TLS: r.tls != nil, Auth: r.creds != nil}
+	if r.quicLn != nil {
+		h.Transports = append(h.Transports, hello.Transport{Name: "quic", Addr: r.QUICAddr()})
+	}
 	if r.tcpLn != nil {
 		h.Transports = append(h.Transports, hello.Transport{Name: "tcp", Addr: r.TCPAddr()})
 	}
+	h.Transports = append(h.Transports, hello.Transport{Name: "http", Addr: r.HTTPAddr()})
 	return h
 }
 
@@ -79,6 +84,8 @@ type ClientStatus struct {
 	ID        string `json:"id"`
 	Receivers int    `json:"receivers"`
 	Senders   int    `json:"senders"`
+	// Transports of the client's connected links, like ["http", "tcp"].
+	Transports []string `json:"transports"`
 }
 
 // Status returns a snapshot of the relay's links and queues.
@@ -104,7 +111,7 @@ func (r *Relay) Status() Status {
 		st.Children = append(st.Children, c)
 	}
 	for id, in := range r.inboxes {
-		st.Clients = append(st.Clients, ClientStatus{ID: id, Receivers: len(in.receivers), Senders: in.senders})
+		st.Clients = append(st.Clients, ClientStatus{ID: id, Receivers: len(in.receivers), Senders: in.senders, Transports: in.transportNames()})
 	}
 	r.mu.RUnlock()
 	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/link"
-
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
@@ -15,24 +13,38 @@ import (
 type inbox struct {
 	receivers []receiver
 	senders   int
-	active    *link.Conn
+	active    Link
 	lastSeen  time.Time
+	links     map[string]int // connected links by transport
+}
+
+// transportNames returns the transports of connected links, sorted.
+func (in *inbox) transportNames() []string {
+	out := []string{}
+	for t, n := range in.links {
+		if n > 0 {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // receiver is a connection that takes envelopes from an inbox.
 type receiver struct {
-	conn     *link.Conn
+	conn     Link
 	maxBatch int
 }
 
-func (r *Relay) serveClient(c *link.Conn, h *pb.Hello, transport string) {
+func (r *Relay) serveClient(c Link, h *pb.Hello, transport string) {
 	id := h.ClientId
 	r.mu.Lock()
 	in := r.inboxes[id]
 	if in == nil {
-		in = &inbox{}
+		in = &inbox{links: map[string]int{}}
 		r.inboxes[id] = in
 	}
+	in.links[transport]++
 	if h.Receive {
 		in.receivers = append(in.receivers, receiver{c, int(h.MaxBatch)})
 	} else {
@@ -52,6 +64,7 @@ func (r *Relay) serveClient(c *link.Conn, h *pb.Hello, transport string) {
 		in.senders--
 	}
 	in.lastSeen = time.Now()
+	in.links[transport]--
 	wasActive := in.active == c
 	if wasActive {
 		in.active = nil

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/link"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -20,7 +19,7 @@ const (
 // pump sends queue over c, oldest first, until c ends. An entry leaves the
 // queue only when the peer acknowledges it; entries in flight when c ends
 // are sent again on the next link (the next hop dedupes them).
-func (r *Relay) pump(queue string, c *link.Conn, maxBatch int) {
+func (r *Relay) pump(queue string, c Link, maxBatch int) {
 	if maxBatch <= 0 || maxBatch > pumpBatchMax {
 		maxBatch = pumpBatchMax
 	}

@@ -12,6 +12,7 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,9 +23,13 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/node"
+	"github.com/medrelay/medrelay/relay/auth"
 	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/httplink"
 	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/quiclink"
 	"github.com/medrelay/medrelay/relay/store"
+	"github.com/medrelay/medrelay/relay/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -39,9 +44,13 @@ type Relay struct {
 	store *store.Store
 	opts  link.Options
 
-	httpLn net.Listener
-	tcpLn  net.Listener
-	srv    *http.Server
+	httpLn   net.Listener
+	tcpLn    net.Listener
+	quicLn   *quiclink.Listener
+	srv      *http.Server
+	httpLink *httplink.Server
+	tls      *tls.Config       // nil without tls
+	creds    *auth.Credentials // nil without auth
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -52,8 +61,9 @@ type Relay struct {
 	children map[string]*childLink
 	inboxes  map[string]*inbox
 	uplink   *node.Uplink
-	upConn   *link.Conn
-	conns    map[*link.Conn]struct{}
+	upConn   Link
+	ancestry []string // the parent and its ancestors
+	conns    map[Link]struct{}
 	files    *fileService // see files.go
 }
 
@@ -63,6 +73,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Link tunes heartbeats and windows (defaults: see link.Options).
 	Link link.Options
+	// QUICConn, when set, carries the QUIC listener instead of a socket
+	// bound to listen.quic (tests use it to drop packets on purpose).
+	QUICConn net.PacketConn
 }
 
 // New opens the relay's store and binds its listeners. Call Start to serve.
@@ -90,8 +103,12 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		routes:   routes,
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
-		conns:    make(map[*link.Conn]struct{}),
+		conns:    make(map[Link]struct{}),
 		files:    files,
+	}
+	if err := r.setupSecurity(); err != nil {
+		st.Close()
+		return nil, err
 	}
 	if cfg.Parent != nil {
 		r.uplink = node.New(node.Options{
@@ -102,9 +119,20 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 			Version:   Version,
 			Link:      r.opts,
 			Logger:    r.log,
+			TLS:       r.parentTLS(),
+			Token:     cfg.Parent.Token,
+			Retry:     cfg.Parent.RetryPreferred,
 		}, r.attachParent)
 	}
 	if err := r.listen(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := r.listenQUIC(opts.QUICConn); err != nil {
+		r.httpLn.Close()
+		if r.tcpLn != nil {
+			r.tcpLn.Close()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -121,6 +149,9 @@ func (r *Relay) listen() error {
 			r.httpLn.Close()
 			return fmt.Errorf("listen.tcp %s: %w", r.cfg.Listen.TCP, err)
 		}
+		if r.tls != nil {
+			r.tcpLn = tls.NewListener(r.tcpLn, tlsconf.ForLink(r.tls))
+		}
 	}
 	return nil
 }
@@ -132,7 +163,12 @@ func (r *Relay) ID() string { return r.cfg.ID }
 func (r *Relay) HTTPAddr() string { return r.httpLn.Addr().String() }
 
 // URL returns the relay's base URL.
-func (r *Relay) URL() string { return "http://" + r.HTTPAddr() }
+func (r *Relay) URL() string {
+	if r.tls != nil {
+		return "https://" + r.HTTPAddr()
+	}
+	return "http://" + r.HTTPAddr()
+}
 
 // TCPAddr returns the bound TCP link address, or "".
 func (r *Relay) TCPAddr() string {
@@ -145,20 +181,31 @@ func (r *Relay) TCPAddr() string {
 // Start serves the listeners and runs maintenance until Close.
 func (r *Relay) Start() {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.httpLink = r.newHTTPLink()
 	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
 	r.goRun(func() {
-		if err := r.srv.Serve(r.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if r.tls != nil {
+			r.srv.TLSConfig = r.tls.Clone()
+			err = r.srv.ServeTLS(r.httpLn, "", "")
+		} else {
+			err = r.srv.Serve(r.httpLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.log.Error("http server stopped", "err", err)
 		}
 	})
 	if r.tcpLn != nil {
 		r.goRun(func() { r.acceptLoop(r.tcpLn, "tcp") })
 	}
+	if r.quicLn != nil {
+		r.goRun(r.quicAcceptLoop)
+	}
 	r.goRun(r.maintain)
 	if r.uplink != nil {
 		r.goRun(func() { r.uplink.Run(r.ctx) })
 	}
-	r.log.Info("relay started", "role", r.cfg.Role, "http", r.HTTPAddr(), "tcp", r.TCPAddr())
+	r.log.Info("relay started", "role", r.cfg.Role, "http", r.HTTPAddr(), "tcp", r.TCPAddr(), "quic", r.QUICAddr(), "tls", r.tls != nil, "auth", r.creds != nil)
 }
 
 func (r *Relay) goRun(fn func()) {
@@ -182,8 +229,14 @@ func (r *Relay) Close() error {
 	if r.tcpLn != nil {
 		r.tcpLn.Close()
 	}
+	if r.quicLn != nil {
+		r.quicLn.Close()
+	}
+	if r.httpLink != nil {
+		r.httpLink.Close()
+	}
 	r.mu.Lock()
-	conns := make([]*link.Conn, 0, len(r.conns))
+	conns := make([]Link, 0, len(r.conns))
 	for c := range r.conns {
 		conns = append(conns, c)
 	}
@@ -227,24 +280,25 @@ func (r *Relay) subtree() []string {
 	return out
 }
 
-func (r *Relay) track(c *link.Conn) {
+func (r *Relay) track(c Link) {
 	r.mu.Lock()
 	r.conns[c] = struct{}{}
 	r.mu.Unlock()
 }
 
-func (r *Relay) untrack(c *link.Conn) {
+func (r *Relay) untrack(c Link) {
 	r.mu.Lock()
 	delete(r.conns, c)
 	r.mu.Unlock()
 }
 
 // attachParent serves the link to the parent until it ends.
-func (r *Relay) attachParent(c *link.Conn, w *pb.Welcome, _ string) {
+func (r *Relay) attachParent(c node.Link, w *pb.Welcome, _ string) {
 	r.track(c)
 	defer r.untrack(c)
 	r.mu.Lock()
 	r.upConn = c
+	r.ancestry = append([]string{w.RelayId}, w.Ancestors...)
 	r.mu.Unlock()
 	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c})
 	// Announce what joined below while the link was down.

@@ -2,12 +2,10 @@ package relay
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/link"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -35,7 +33,7 @@ type peer struct {
 type peerHandler struct {
 	r     *Relay
 	p     peer
-	conn  *link.Conn
+	conn  Link
 	child *childLink
 }
 
@@ -52,8 +50,9 @@ func (h *peerHandler) Announce(subtree []string) {
 	if h.p.kind != peerChild {
 		return
 	}
-	if !slices.Contains(subtree, h.p.id) {
-		h.r.log.Warn("announcement refused", "child", h.p.id, "reason", "child missing from its own subtree")
+	if err := h.r.checkSubtree(h.p.id, subtree); err != nil {
+		h.r.log.Warn("announcement refused", "child", h.p.id, "reason", err.Error())
+		go h.conn.Close("announcement refused: " + err.Error())
 		return
 	}
 	if err := h.r.setSubtree(h.p.id, subtree); err != nil {

@@ -1,7 +1,9 @@
 // Package hello describes a relay to those who connect to it (GET
 // /v1/hello) and connects them to it: a dialer reads the relay's hello,
-// picks the transport the relay prefers unless the dialer pins one, and
-// opens a stream.
+// picks the transport the relay prefers unless the dialer pins one (a
+// Chooser falls back quic → tcp → http after repeated failures and
+// returns to the preferred one later), and opens a link over TCP, QUIC
+// or HTTP (Connect).
 package hello
 
 import (
@@ -10,12 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/link"
 )
 
 // Path is where a relay serves its hello.
@@ -28,6 +28,10 @@ type Hello struct {
 	Version    string      `json:"version"`
 	Transports []Transport `json:"transports"`
 	Prefer     string      `json:"prefer"`
+	// TLS is true when every listener of the relay uses TLS.
+	TLS bool `json:"tls,omitempty"`
+	// Auth is true when the relay requires a token or client certificate.
+	Auth bool `json:"auth,omitempty"`
 }
 
 // Transport is one link transport a relay offers.
@@ -93,18 +97,4 @@ func (h *Hello) names() string {
 		return "none"
 	}
 	return strings.Join(n, ", ")
-}
-
-// Dial opens a stream over transport t.
-func Dial(ctx context.Context, t Transport) (link.Stream, error) {
-	switch t.Name {
-	case "tcp":
-		d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", t.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial tcp %s: %w", t.Addr, err)
-		}
-		return c.(*net.TCPConn), nil
-	}
-	return nil, fmt.Errorf("%w: %s is not supported by this build", ErrNoTransport, t.Name)
 }

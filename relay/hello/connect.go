@@ -1,0 +1,158 @@
+package hello
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/httplink"
+	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/quiclink"
+	"github.com/medrelay/medrelay/relay/tlsconf"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// Link is an established link of any transport, as a dialer gets it.
+type Link interface {
+	Run(h link.Handler)
+	SendAsync(ctx context.Context, envs [][]byte, cb link.AckFunc) error
+	Announce(subtree []string) error
+	Done() <-chan struct{}
+	Err() error
+	Close(reason string) error
+}
+
+var (
+	_ Link = (*link.Conn)(nil)
+	_ Link = (*httplink.Conn)(nil)
+)
+
+// DialOptions say how to reach a relay.
+type DialOptions struct {
+	// TLS verifies the relay (nil for an http:// relay: no TLS).
+	TLS *tls.Config
+	// Token authenticates the dialer (Hello.token, or a bearer header on HTTP).
+	Token string
+	// Link tunes heartbeats, timeouts and windows.
+	Link link.Options
+	// HTTP makes the HTTP link's requests (default: NewHTTPClient(TLS)).
+	HTTP *http.Client
+	// Wait is how long each HTTP poll waits (default 15s).
+	Wait time.Duration
+}
+
+// NewHTTPClient returns a client for a relay's HTTP address: HTTP/2 over
+// TLS when tc is set, no overall timeout (long polls set their own).
+func NewHTTPClient(tc *tls.Config) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}}
+}
+
+// Connect opens a link over t to the relay at base and greets it with h.
+// A refusal wraps link.ErrRefused with the relay's reason.
+func Connect(ctx context.Context, base string, t Transport, h *pb.Hello, o DialOptions) (Link, *pb.Welcome, error) {
+	if t.Name == "http" {
+		hc := o.HTTP
+		if hc == nil {
+			hc = NewHTTPClient(o.TLS)
+		}
+		c, w, err := httplink.Open(ctx, base, h, httplink.DialOptions{Client: hc, Token: o.Token, Link: o.Link, Wait: o.Wait})
+		if err != nil {
+			return nil, nil, fmt.Errorf("open http link: %w", err)
+		}
+		return c, w, nil
+	}
+	s, err := DialStream(ctx, base, t, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := link.New(s, o.Link)
+	h.Token = o.Token
+	w, err := c.Greet(h)
+	h.Token = ""
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return c, w, nil
+}
+
+// DialStream opens a TCP or QUIC stream to t, under TLS when o.TLS is set.
+// QUIC always encrypts: without o.TLS (an http:// relay) the relay's
+// certificate is not verified, as nothing else on that relay is.
+func DialStream(ctx context.Context, base string, t Transport, o DialOptions) (link.Stream, error) {
+	addr := dialAddr(base, t.Addr)
+	switch t.Name {
+	case "tcp":
+		d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial tcp %s: %w", addr, err)
+		}
+		if o.TLS == nil {
+			return c.(*net.TCPConn), nil
+		}
+		tc := tls.Client(c, tlsconf.ForLink(o.TLS))
+		hctx, cancel := context.WithTimeout(ctx, link.HandshakeTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
+		}
+		return tc, nil
+	case "quic":
+		tc := o.TLS
+		if tc == nil {
+			tc = &tls.Config{InsecureSkipVerify: true}
+		}
+		return quiclink.Dial(ctx, addr, tc, o.Link)
+	}
+	return nil, fmt.Errorf("%w: %s is not supported by this build", ErrNoTransport, t.Name)
+}
+
+// dialAddr replaces an unspecified listen host (0.0.0.0, ::) with the
+// host of the relay's URL.
+func dialAddr(base, addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// Probe checks that t answers, without opening a link: a TLS or QUIC
+// handshake, or the hello over HTTP.
+func Probe(ctx context.Context, base string, t Transport, o DialOptions) error {
+	if t.Name == "http" {
+		hc := o.HTTP
+		if hc == nil {
+			hc = NewHTTPClient(o.TLS)
+		}
+		_, err := Fetch(ctx, hc, base)
+		return err
+	}
+	s, err := DialStream(ctx, base, t, o)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
