@@ -4,6 +4,8 @@
 //	medrelay serve --config FILE
 //	medrelay check-config --config FILE
 //	medrelay demo [--once] [--dir DIR]
+//	medrelay certs init --dir DIR --relays main,county-a,... [--hosts NAME,...]
+//	medrelay credentials add --file FILE --id ID
 package main
 
 import (
@@ -28,6 +30,10 @@ commands:
   serve --config FILE          run a main or node relay
   check-config --config FILE   validate a configuration file and exit
   demo [--once] [--dir DIR]    run a demonstration network in one process
+  certs init --dir DIR --relays main,county-a,... [--hosts NAME,...]
+                               make a small CA and a certificate per relay
+  credentials add --file FILE --id ID
+                               add or replace ID's token (prints it; stores its hash)
   version                      print the version
 
 Run "medrelay COMMAND -h" for the flags of a command.`
@@ -63,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintln(stdout, "medrelay", relay.Version)
 		return nil
+	case "certs":
+		return runCerts(args[1:], stdout, stderr)
+	case "credentials":
+		return runCredentials(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
