@@ -14,6 +14,7 @@ import (
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit", stderr)
+	cf := addConnFlags(fs)
 	relayURL := fs.String("relay", "", "the main relay's URL")
 	since := fs.String("since", "", "only records from this long ago (1h) or since this time (RFC 3339)")
 	from := fs.String("from", "", "only envelopes from RELAY/CLIENT (or RELAY for all its clients)")
@@ -36,7 +37,10 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !t.IsZero() {
 		q["since"] = t.UTC().Format(time.RFC3339Nano)
 	}
-	body, err := get(ctx, *relayURL, "/v1/audit", q)
+	if err := cf.check(); err != nil {
+		return err
+	}
+	body, err := get(ctx, cf, *relayURL, "/v1/audit", q)
 	if err != nil {
 		return err
 	}

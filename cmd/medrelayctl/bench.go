@@ -19,11 +19,13 @@ type benchConfig struct {
 	senders        int
 	rate           float64
 	timeout        time.Duration
+	conn           *connFlags
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	var bc benchConfig
+	bc.conn = addConnFlags(fs)
 	fs.StringVar(&bc.relay, "relay", "", "URL of the relay the senders attach to")
 	fs.StringVar(&bc.toRelay, "to-relay", "", "URL of the relay the receiver attaches to")
 	fs.IntVar(&bc.n, "n", 10000, "number of envelopes")
@@ -32,6 +34,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&bc.rate, "rate", 0, "envelopes per second in all (0: as fast as possible)")
 	fs.DurationVar(&bc.timeout, "timeout", 10*time.Minute, "give up after this long")
 	if err := parse(fs, args, "relay", "to-relay"); err != nil {
+		return err
+	}
+	if err := bc.conn.check(); err != nil {
 		return err
 	}
 	switch {
@@ -66,7 +71,7 @@ func bench(ctx context.Context, bc benchConfig, stderr io.Writer) (*benchResult,
 	lat := make([]time.Duration, 0, bc.n)
 	var mu sync.Mutex
 	done := make(chan struct{})
-	rx, err := client.Dial(ctx, client.Options{Relay: bc.toRelay, ID: run + "-rx", Receive: true})
+	rx, err := client.Dial(ctx, bc.conn.apply(client.Options{Relay: bc.toRelay, ID: run + "-rx", Receive: true}))
 	if err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
@@ -85,7 +90,7 @@ func bench(ctx context.Context, bc benchConfig, stderr io.Writer) (*benchResult,
 	})
 	senders := make([]*client.Client, bc.senders)
 	for i := range senders {
-		c, err := client.Dial(ctx, client.Options{Relay: bc.relay, ID: fmt.Sprintf("%s-s%d", run, i)})
+		c, err := client.Dial(ctx, bc.conn.apply(client.Options{Relay: bc.relay, ID: fmt.Sprintf("%s-s%d", run, i)}))
 		if err != nil {
 			return nil, fmt.Errorf("sender %d: %w", i, err)
 		}

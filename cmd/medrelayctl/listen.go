@@ -18,6 +18,7 @@ import (
 
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("listen", stderr)
+	cf := addConnFlags(fs)
 	relayURL := fs.String("relay", "", "the relay's URL, like http://127.0.0.1:7100")
 	id := fs.String("id", "", "the client id to receive for")
 	count := fs.Int("count", 0, "exit after this many envelopes (0: run until interrupted)")
@@ -30,6 +31,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkID(*id); err != nil {
 		return err
 	}
+	if err := cf.check(); err != nil {
+		return err
+	}
 	if *count < 0 {
 		return fmt.Errorf("%w: --count must not be negative", errUsage)
 	}
@@ -38,7 +42,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	opts := client.Options{Relay: *relayURL, ID: *id, Receive: true}
+	opts := cf.apply(client.Options{Relay: *relayURL, ID: *id, Receive: true})
 	if *count > 0 {
 		// Take one envelope at a time, so none is acknowledged unprinted.
 		opts.MaxBatch = 1

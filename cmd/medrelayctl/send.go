@@ -13,6 +13,7 @@ import (
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("send", stderr)
+	cf := addConnFlags(fs)
 	relayURL := fs.String("relay", "", "the relay's URL, like http://127.0.0.1:7100")
 	id := fs.String("id", "", "this application's client id")
 	to := fs.String("to", "", "the target, RELAY/CLIENT")
@@ -30,6 +31,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := checkID(*id); err != nil {
 		return err
 	}
+	if err := cf.check(); err != nil {
+		return err
+	}
 	if _, err := envelope.ParseAddress(*to); err != nil {
 		return fmt.Errorf("%w: --to: %v", errUsage, err)
 	}
@@ -45,7 +49,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, ff.timeout(fs, *timeout))
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{Relay: *relayURL, ID: *id, StateDir: ff.dir(*id)})
+	c, err := client.Dial(ctx, cf.apply(client.Options{Relay: *relayURL, ID: *id, StateDir: ff.dir(*id)}))
 	if err != nil {
 		return err
 	}

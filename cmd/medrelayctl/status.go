@@ -15,12 +15,16 @@ import (
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
+	cf := addConnFlags(fs)
 	relayURL := fs.String("relay", "", "the relay's URL, like http://127.0.0.1:7100")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if err := parse(fs, args, "relay"); err != nil {
 		return err
 	}
-	body, err := get(ctx, *relayURL, "/v1/status", nil)
+	if err := cf.check(); err != nil {
+		return err
+	}
+	body, err := get(ctx, cf, *relayURL, "/v1/status", nil)
 	if err != nil {
 		return err
 	}
@@ -64,7 +68,11 @@ func printStatus(w io.Writer, st *relay.Status) {
 		fmt.Fprintln(w, "  none")
 	}
 	for _, c := range st.Clients {
-		fmt.Fprintf(w, "  %-16s receiving connections: %d, sending: %d\n", c.ID, c.Receivers, c.Senders)
+		via := "disconnected"
+		if len(c.Transports) > 0 {
+			via = "via " + strings.Join(c.Transports, ", ")
+		}
+		fmt.Fprintf(w, "  %-16s receiving connections: %d, sending: %d, %s\n", c.ID, c.Receivers, c.Senders, via)
 	}
 	fmt.Fprintln(w, "queues:")
 	names := make([]string, 0, len(st.Queues))
@@ -82,7 +90,11 @@ func printStatus(w io.Writer, st *relay.Status) {
 }
 
 // get fetches path from the relay's admin API.
-func get(ctx context.Context, base, path string, query map[string]string) (io.ReadCloser, error) {
+func get(ctx context.Context, cf *connFlags, base, path string, query map[string]string) (io.ReadCloser, error) {
+	hc, err := cf.httpClient(base)
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --relay %q: %v", errUsage, base, err)
@@ -94,7 +106,10 @@ func get(ctx context.Context, base, path string, query map[string]string) (io.Re
 		}
 	}
 	req.URL.RawQuery = q.Encode()
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if cf.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cf.token)
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("reach relay: %w", err)
 	}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/relay/hello"
+	"github.com/medrelay/medrelay/relay/tlsconf"
+)
+
+// connFlags are the flags of every command that talks to a relay.
+type connFlags struct {
+	transport, caFile, token string
+}
+
+func addConnFlags(fs *flag.FlagSet) *connFlags {
+	cf := &connFlags{}
+	fs.StringVar(&cf.transport, "transport", "auto", "link transport: auto (what the relay prefers), http, tcp or quic")
+	fs.StringVar(&cf.caFile, "ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
+	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one (default: $MEDRELAY_TOKEN)")
+	return cf
+}
+
+// check validates the flags once parsed.
+func (cf *connFlags) check() error {
+	if !slices.Contains([]string{"auto", "http", "tcp", "quic"}, cf.transport) {
+		return fmt.Errorf("%w: --transport %q is invalid: use auto, http, tcp or quic", errUsage, cf.transport)
+	}
+	if cf.token == "" {
+		cf.token = os.Getenv("MEDRELAY_TOKEN")
+	}
+	return nil
+}
+
+// apply sets the SDK options of the flags.
+func (cf *connFlags) apply(o client.Options) client.Options {
+	o.Transport, o.CAFile, o.Token = cf.transport, cf.caFile, cf.token
+	return o
+}
+
+// httpClient returns a client for the relay's admin API at base.
+func (cf *connFlags) httpClient(base string) (*http.Client, error) {
+	tc, err := tlsconf.Client(base, tlsconf.ClientOptions{CAFile: cf.caFile})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	hc := hello.NewHTTPClient(tc)
+	hc.Timeout = 30 * time.Second
+	return hc, nil
+}
