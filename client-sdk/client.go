@@ -28,6 +28,7 @@ import (
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/hello"
 	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -72,6 +73,12 @@ type Options struct {
 	// TTL is how long sent envelopes live before they expire (0: the
 	// relay's limit, 7 days by default).
 	TTL time.Duration
+	// OutboxDir, when set, holds a local outbox (a bbolt file): Send
+	// returns as soon as the envelope is on the application's own disk, and
+	// the client forwards it to the relay, in order, whenever it is
+	// connected. Sends then survive a lost link and a crash of the
+	// application. Default "": Send waits for the relay to store it.
+	OutboxDir string
 	// StateDir keeps the progress of file uploads (SendFiles), so an
 	// upload cut short by a crash or a lost link resumes with the missing
 	// parts only. Default "": uploads restart from the first byte.
@@ -94,8 +101,9 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	sends chan *sendReq
-	retry chan []*sendReq
+	sends  chan *sendReq
+	retry  chan []*sendReq
+	outbox *store.Store // nil unless Options.OutboxDir
 
 	mu       sync.Mutex
 	conn     hello.Link
@@ -151,6 +159,15 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		c.cancel()
 		return nil, err
 	}
+	if opts.OutboxDir != "" {
+		if c.outbox, err = openOutbox(opts.OutboxDir); err != nil {
+			first.Close("client failed to start")
+			c.cancel()
+			return nil, err
+		}
+		c.wg.Add(1)
+		go c.forwardOutbox()
+	}
 	c.wg.Add(3)
 	go c.connLoop(first)
 	go c.sendLoop()
@@ -169,6 +186,9 @@ func (c *Client) Address() string { return c.relay + "/" + c.opts.ID }
 func (c *Client) Close() error {
 	c.cancel()
 	c.wg.Wait()
+	if c.outbox != nil {
+		return c.outbox.Close()
+	}
 	return nil
 }
 

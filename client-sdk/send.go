@@ -101,6 +101,12 @@ func (c *Client) SendEnvelope(ctx context.Context, e *pb.Envelope) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("encode envelope: %w", err)
 	}
+	if c.outbox != nil {
+		if err := c.enqueueOutbox(raw); err != nil {
+			return "", fmt.Errorf("store in outbox: %w", err)
+		}
+		return e.Id, nil
+	}
 	r := &sendReq{id: e.Id, raw: raw, done: make(chan error, 1)}
 	select {
 	case c.sends <- r:

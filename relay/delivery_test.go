@@ -161,3 +161,44 @@ func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
 	main = startRelayAt(t, "main", mainDir, mainAddr)
 	waitFor(t, "10 delivered after main returned", func() bool { return in.len() == 10 })
 }
+
+// With an outbox, Send returns once the envelope is on the application's
+// own disk: it works while the relay is down, and what a closed client
+// left in its outbox is forwarded by the next client on that outbox.
+func TestOutboxSendsWhileTheRelayIsDown(t *testing.T) {
+	dir := t.TempDir()
+	countyDir := filepath.Join(dir, "county")
+	county := startRelay(t, "county-a", "", countyDir)
+	addr := county.HTTPAddr()
+	outbox := filepath.Join(dir, "outbox")
+	ctx := context.Background()
+	c, err := client.Dial(ctx, client.Options{Relay: county.URL(), ID: "clinic", OutboxDir: outbox, Link: fastLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	county.Close()
+	for i := 0; i < 10; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.Send(sctx, "county-a/rx", "offline-send", map[string]string{"n": fmt.Sprint(i)}, nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("send %d with the relay down: %v", i, err)
+		}
+	}
+	c.Close()
+	county = startRelayAt(t, "county-a", countyDir, addr)
+	c, err = client.Dial(ctx, client.Options{Relay: county.URL(), ID: "clinic", OutboxDir: outbox, Link: fastLink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in := &inbox{}
+	rx := dial(t, county, "rx", true)
+	rx.Handle("", in.handler)
+	waitFor(t, "10 outbox envelopes delivered", func() bool { return in.len() == 10 })
+	for i, e := range in.envs {
+		if e.Args["n"] != fmt.Sprint(i) {
+			t.Fatalf("envelope %d has n=%s: outbox order not kept", i, e.Args["n"])
+		}
+	}
+}
