@@ -120,8 +120,12 @@ func TestStore(t *testing.T) {
 				s, dir := newStore(t, m.opts)
 				data := dataSet(t, "1.2.9", 10000)
 				storeOK(t, s, "1.2.3.4", data)
-				if got := dataSetIn(t, filepath.Join(dir, "1.2.9", "1.2.3.4.dcm")); !bytes.Equal(got, data) {
+				path := filepath.Join(dir, "1.2.9", "1.2.3.4.dcm")
+				if got := dataSetIn(t, path); !bytes.Equal(got, data) {
 					t.Fatalf("data set differs: %d bytes, want %d", len(got), len(data))
+				}
+				if st, err := os.Stat(path); err != nil || st.Mode().Perm()&0o077 != 0 {
+					t.Fatalf("file mode %v (%v): patient data must be private to the owner", st.Mode(), err)
 				}
 			})
 			t.Run("resend replaces", func(t *testing.T) {

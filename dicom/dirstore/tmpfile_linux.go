@@ -24,7 +24,7 @@ const atSymlinkFollow = 0x400
 // costs far less than a named file on some file systems.
 func openTmpFile(dir string) (*os.File, error) {
 	for {
-		fd, err := syscall.Open(dir, syscall.O_WRONLY|syscall.O_CLOEXEC|oTmpFile, 0o644)
+		fd, err := syscall.Open(dir, syscall.O_WRONLY|syscall.O_CLOEXEC|oTmpFile, 0o600)
 		if err == syscall.EINTR {
 			continue
 		}
