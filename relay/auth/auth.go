@@ -36,8 +36,7 @@ type Credentials struct {
 
 	mu      sync.Mutex
 	hashes  map[string][32]byte
-	modTime time.Time
-	size    int64
+	fi      os.FileInfo
 	checked time.Time
 }
 
@@ -55,18 +54,30 @@ func (c *Credentials) Check(id, token string) error {
 	if token == "" {
 		return ErrMissing
 	}
-	c.mu.Lock()
-	if time.Since(c.checked) > time.Second {
-		c.checked = time.Now()
-		c.reloadLocked(false)
+	got := sha256.Sum256([]byte(token))
+	if c.match(id, got) {
+		return nil
 	}
+	// The file may have changed (a credential added or replaced): read
+	// it again, at most ten times a second, and check once more.
+	c.mu.Lock()
+	force := time.Since(c.checked) > 100*time.Millisecond
+	if force {
+		c.checked = time.Now()
+	}
+	c.reloadLocked(force)
+	c.mu.Unlock()
+	if c.match(id, got) {
+		return nil
+	}
+	return ErrInvalid
+}
+
+func (c *Credentials) match(id string, got [32]byte) bool {
+	c.mu.Lock()
 	want, ok := c.hashes[id]
 	c.mu.Unlock()
-	got := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
-		return ErrInvalid
-	}
-	return nil
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && ok
 }
 
 func (c *Credentials) reload(force bool) error {
@@ -82,7 +93,7 @@ func (c *Credentials) reloadLocked(force bool) error {
 	if err != nil {
 		return fmt.Errorf("credentials file: %w", err)
 	}
-	if !force && fi.ModTime().Equal(c.modTime) && fi.Size() == c.size {
+	if !force && c.fi != nil && os.SameFile(fi, c.fi) && fi.ModTime().Equal(c.fi.ModTime()) && fi.Size() == c.fi.Size() {
 		return nil
 	}
 	data, err := os.ReadFile(c.path)
@@ -93,7 +104,7 @@ func (c *Credentials) reloadLocked(force bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.path, err)
 	}
-	c.hashes, c.modTime, c.size = hashes, fi.ModTime(), fi.Size()
+	c.hashes, c.fi = hashes, fi
 	return nil
 }
 

@@ -53,11 +53,16 @@ type Stream struct {
 
 var _ link.Stream = (*Stream)(nil)
 
-// Close ends the stream and its connection.
+// closeDelay lets the last frames written (a goodbye with its reason)
+// reach the peer before the connection closes.
+const closeDelay = 200 * time.Millisecond
+
+// Close ends the stream now and its connection shortly after.
 func (s *Stream) Close() error {
 	s.Stream.Close()
 	s.Stream.CancelRead(0)
-	return s.conn.CloseWithError(codeClosed, "link closed")
+	time.AfterFunc(closeDelay, func() { s.conn.CloseWithError(codeClosed, "link closed") })
+	return nil
 }
 
 // ConnectionState returns the TLS state (for client certificates).

@@ -1,0 +1,258 @@
+package tests
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/relay/tlsconf"
+)
+
+// secNet is a network of relay processes with TLS and authentication on
+// every link: certificates from medrelay certs init, tokens from
+// medrelay credentials add.
+type secNet struct {
+	t     testing.TB
+	dir   string
+	ca    string
+	https *http.Client
+}
+
+func newSecNet(t testing.TB, relays ...string) *secNet {
+	t.Helper()
+	dir := t.TempDir()
+	n := &secNet{t: t, dir: dir, ca: filepath.Join(dir, "certs", "ca.crt")}
+	medrelay(t, "certs", "init", "--dir", filepath.Join(dir, "certs"), "--relays", strings.Join(relays, ","))
+	tc, err := tlsconf.Client("https://127.0.0.1", tlsconf.ClientOptions{CAFile: n.ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.https = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 5 * time.Second}
+	return n
+}
+
+// medrelay runs the medrelay binary and returns its stdout.
+func medrelay(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin("medrelay"), args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("medrelay %s: %v: %s", strings.Join(args, " "), err, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// credential adds id to relay's credentials file and returns its token.
+func (n *secNet) credential(relayID, id string) string {
+	return medrelay(n.t, "credentials", "add", "--file", filepath.Join(n.dir, relayID+"-creds.txt"), "--id", id)
+}
+
+// freeUDPPort returns a loopback UDP port that was free a moment ago.
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// secProc is a relay process of a secNet.
+type secProc struct {
+	n       *secNet
+	ID      string
+	URL     string
+	cfgPath string
+	logPath string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// start writes id's config and starts it: listeners on http, tcp and
+// quic preferring prefer, a node under parent over parentTransport.
+func (n *secNet) start(id, prefer string, parent *secProc, parentTransport string) *secProc {
+	n.t.Helper()
+	if _, err := os.Stat(filepath.Join(n.dir, id+"-creds.txt")); err != nil {
+		os.WriteFile(filepath.Join(n.dir, id+"-creds.txt"), nil, 0o600)
+	}
+	httpPort := freePort(n.t)
+	cfg := fmt.Sprintf(`id: %s
+role: %s
+data_dir: %s
+listen:
+  http: 127.0.0.1:%d
+  tcp: 127.0.0.1:%d
+  quic: 127.0.0.1:%d
+  prefer: %s
+tls:
+  cert_file: %s
+  key_file: %s
+auth:
+  credentials_file: %s
+`, id, map[bool]string{true: "node", false: "main"}[parent != nil], filepath.Join(n.dir, id, "data"),
+		httpPort, freePort(n.t), freeUDPPort(n.t), prefer,
+		filepath.Join(n.dir, "certs", id+".crt"), filepath.Join(n.dir, "certs", id+".key"),
+		filepath.Join(n.dir, id+"-creds.txt"))
+	if parent != nil {
+		cfg += fmt.Sprintf("parent:\n  url: %s\n  transport: %s\n  ca_file: %s\n  token: %s\n",
+			parent.URL, parentTransport, n.ca, n.credential(parent.ID, id))
+	}
+	os.MkdirAll(filepath.Join(n.dir, id), 0o755)
+	p := &secProc{n: n, ID: id, URL: fmt.Sprintf("https://127.0.0.1:%d", httpPort),
+		cfgPath: filepath.Join(n.dir, id, "relay.yaml"), logPath: filepath.Join(n.dir, id, "relay.log")}
+	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	p.Start()
+	n.t.Cleanup(func() {
+		p.Kill()
+		if n.t.Failed() {
+			logs, _ := os.ReadFile(p.logPath)
+			n.t.Logf("--- log of %s ---\n%s", p.ID, tail(string(logs), 40))
+		}
+	})
+	return p
+}
+
+// Start runs the process and waits until it answers /healthz over https.
+func (p *secProc) Start() {
+	p.n.t.Helper()
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.n.t.Fatal(err)
+	}
+	cmd := exec.Command(bin("medrelay"), "serve", "--config", p.cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		p.n.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(exited)
+	}()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	waitFor(p.n.t, p.ID+" answers /healthz over https", func() bool {
+		select {
+		case <-exited:
+			logs, _ := os.ReadFile(p.logPath)
+			p.n.t.Fatalf("%s exited at start:\n%s", p.ID, tail(string(logs), 20))
+		default:
+		}
+		resp, err := p.n.https.Get(p.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (p *secProc) Kill() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// PID returns the process id (to check that nobody restarted).
+func (p *secProc) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Pid
+}
+
+// Status reads /v1/status over https.
+func (p *secProc) Status() relay.Status {
+	var st relay.Status
+	resp, err := p.n.https.Get(p.URL + "/v1/status")
+	if err != nil {
+		return st
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&st)
+	return st
+}
+
+// Log returns the process's log so far.
+func (p *secProc) Log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+// dial attaches a client to p over transport with a new credential.
+func (n *secNet) dial(p *secProc, id, transport string, receive bool) *client.Client {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{Relay: p.URL, ID: id, Transport: transport, CAFile: n.ca,
+		Token: n.credential(p.ID, id), Receive: receive})
+	if err != nil {
+		n.t.Fatalf("dial %s at %s over %s: %v", id, p.ID, transport, err)
+	}
+	n.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// inbox records what a client's handler receives.
+type trInbox struct {
+	mu  sync.Mutex
+	got map[string]*client.Envelope
+	dup int
+}
+
+func trCollect(c *client.Client) *trInbox {
+	in := &trInbox{got: map[string]*client.Envelope{}}
+	c.Handle("", func(_ context.Context, e *client.Envelope) error {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if _, ok := in.got[e.Id]; ok {
+			in.dup++
+		}
+		in.got[e.Id] = e
+		return nil
+	})
+	return in
+}
+
+func (in *trInbox) count() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.got)
+}
+
+func (in *trInbox) has(id string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	_, ok := in.got[id]
+	return ok
+}
+
+var _ = tls.VersionTLS13
