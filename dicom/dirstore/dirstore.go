@@ -152,9 +152,12 @@ func (s *Store) receive(f *os.File, in *dimse.IncomingStore, data io.Reader) (st
 	return study, nil
 }
 
-// writebackEvery is how much of a large instance is written before the
-// kernel is asked to start writing it to disk (see startWriteback).
-const writebackEvery = 4 << 20
+// writebackEvery is how much of an instance is written before the kernel
+// is asked to start writing it to disk (see startWriteback): every full
+// buffer, so that the disk works while the rest arrives from the network
+// (measured: a few percent more 0.5 MB instances per second, no change
+// for 50 MB ones).
+const writebackEvery = writeBufferSize
 
 // copyFull copies r to w, whose destination is f, writing only full
 // buffers (bufio.Writer.ReadFrom would hand an empty buffer's work to
