@@ -13,7 +13,10 @@
 // On Linux the file is created unnamed (O_TMPFILE) and linked into its
 // study folder once synced: no temporary name, no rename, and nothing left
 // over after a crash. Elsewhere, or on a file system without O_TMPFILE, it
-// is written under DIR/.incoming and renamed into place.
+// is written under DIR/.incoming and renamed into place. Writeback of each
+// full buffer is started early (sync_file_range, Linux) so the disk works
+// while the rest arrives; that is only a hint, the fdatasync before the
+// link is what makes the contents durable.
 package dirstore
 
 import (
