@@ -60,6 +60,7 @@ func freePort(t testing.TB) int {
 // directory stay the same across restarts.
 type relayProc struct {
 	t        testing.TB
+	http     *http.Client // nil: http.DefaultClient
 	ID       string
 	URL      string
 	cfgPath  string
@@ -131,7 +132,7 @@ func (p *relayProc) Start() {
 			p.t.Fatalf("%s exited at start:\n%s", p.ID, tail(string(logs), 20))
 		default:
 		}
-		resp, err := http.Get(p.URL + "/healthz")
+		resp, err := p.client().Get(p.URL + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -159,10 +160,30 @@ func (p *relayProc) Restart() {
 	p.Start()
 }
 
+func (p *relayProc) client() *http.Client {
+	if p.http != nil {
+		return p.http
+	}
+	return http.DefaultClient
+}
+
+// PID returns the process id (to check that nobody restarted it).
+func (p *relayProc) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Pid
+}
+
+// Log returns the process's log so far.
+func (p *relayProc) Log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
 // Status reads the relay's /v1/status.
 func (p *relayProc) Status() relay.Status {
 	var st relay.Status
-	resp, err := http.Get(p.URL + "/v1/status")
+	resp, err := p.client().Get(p.URL + "/v1/status")
 	if err != nil {
 		return st
 	}

@@ -19,7 +19,7 @@ var trTransports = []string{"http", "tcp", "quic"}
 func TestTransportMatrixWithTLS(t *testing.T) {
 	n := newSecNet(t, "main", "county-http", "county-tcp", "county-quic")
 	main := n.start("main", "quic", nil, "")
-	counties := map[string]*secProc{}
+	counties := map[string]*relayProc{}
 	for _, up := range trTransports {
 		counties[up] = n.start("county-"+up, "http", main, up)
 	}

@@ -37,7 +37,7 @@ func TestMainKilledUnderLoadOverEveryTransport(t *testing.T) {
 	n := newSecNet(t, "main", "county-a")
 	main := n.start("main", "quic", nil, "")
 	// One county per case, all at once: one kill of main serves them all.
-	counties := make([]*secProc, len(cases))
+	counties := make([]*relayProc, len(cases))
 	hqs := make([]*trInbox, len(cases))
 	for i, tc := range cases {
 		id := fmt.Sprintf("county-%d", i)

@@ -2,8 +2,6 @@ package tests
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,12 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay"
 	"github.com/medrelay/medrelay/relay/tlsconf"
 )
 
@@ -74,22 +70,9 @@ func freeUDPPort(t testing.TB) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// secProc is a relay process of a secNet.
-type secProc struct {
-	n       *secNet
-	ID      string
-	URL     string
-	cfgPath string
-	logPath string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
 // start writes id's config and starts it: listeners on http, tcp and
 // quic preferring prefer, a node under parent over parentTransport.
-func (n *secNet) start(id, prefer string, parent *secProc, parentTransport string) *secProc {
+func (n *secNet) start(id, prefer string, parent *relayProc, parentTransport string) *relayProc {
 	n.t.Helper()
 	if _, err := os.Stat(filepath.Join(n.dir, id+"-creds.txt")); err != nil {
 		os.WriteFile(filepath.Join(n.dir, id+"-creds.txt"), nil, 0o600)
@@ -117,7 +100,7 @@ auth:
 			parent.URL, parentTransport, n.ca, n.credential(parent.ID, id))
 	}
 	os.MkdirAll(filepath.Join(n.dir, id), 0o755)
-	p := &secProc{n: n, ID: id, URL: fmt.Sprintf("https://127.0.0.1:%d", httpPort),
+	p := &relayProc{t: n.t, http: n.https, ID: id, URL: fmt.Sprintf("https://127.0.0.1:%d", httpPort),
 		cfgPath: filepath.Join(n.dir, id, "relay.yaml"), logPath: filepath.Join(n.dir, id, "relay.log")}
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o644); err != nil {
 		n.t.Fatal(err)
@@ -133,82 +116,8 @@ auth:
 	return p
 }
 
-// Start runs the process and waits until it answers /healthz over https.
-func (p *secProc) Start() {
-	p.n.t.Helper()
-	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.n.t.Fatal(err)
-	}
-	cmd := exec.Command(bin("medrelay"), "serve", "--config", p.cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		p.n.t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(exited)
-	}()
-	p.mu.Lock()
-	p.cmd, p.exited = cmd, exited
-	p.mu.Unlock()
-	waitFor(p.n.t, p.ID+" answers /healthz over https", func() bool {
-		select {
-		case <-exited:
-			logs, _ := os.ReadFile(p.logPath)
-			p.n.t.Fatalf("%s exited at start:\n%s", p.ID, tail(string(logs), 20))
-		default:
-		}
-		resp, err := p.n.https.Get(p.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-// Kill sends SIGKILL and waits for the process to end.
-func (p *secProc) Kill() {
-	p.mu.Lock()
-	cmd, exited := p.cmd, p.exited
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
-
-// PID returns the process id (to check that nobody restarted).
-func (p *secProc) PID() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd.Process.Pid
-}
-
-// Status reads /v1/status over https.
-func (p *secProc) Status() relay.Status {
-	var st relay.Status
-	resp, err := p.n.https.Get(p.URL + "/v1/status")
-	if err != nil {
-		return st
-	}
-	defer resp.Body.Close()
-	json.NewDecoder(resp.Body).Decode(&st)
-	return st
-}
-
-// Log returns the process's log so far.
-func (p *secProc) Log() string {
-	b, _ := os.ReadFile(p.logPath)
-	return string(b)
-}
-
 // dial attaches a client to p over transport with a new credential.
-func (n *secNet) dial(p *secProc, id, transport string, receive bool) *client.Client {
+func (n *secNet) dial(p *relayProc, id, transport string, receive bool) *client.Client {
 	n.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -254,5 +163,3 @@ func (in *trInbox) has(id string) bool {
 	_, ok := in.got[id]
 	return ok
 }
-
-var _ = tls.VersionTLS13

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
 )
 
 // Path is where a relay serves its hello.

@@ -347,4 +347,3 @@ func errorText(b []byte) string {
 	}
 	return strings.TrimSpace(string(b))
 }
-

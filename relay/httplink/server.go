@@ -301,4 +301,3 @@ func (s *Server) serveDelete(w http.ResponseWriter, _ *http.Request, sess *Sessi
 	sess.Close("closed by the peer")
 	w.WriteHeader(http.StatusNoContent)
 }
-

@@ -114,4 +114,3 @@ func PeerID(cs *tls.ConnectionState) string {
 
 // ErrNoTLS reports a transport that needs TLS where none is configured.
 var ErrNoTLS = errors.New("no TLS configuration")
-
