@@ -42,6 +42,9 @@ type Options struct {
 	// DedupeTTL is how long envelope ids are remembered (default 168h). It
 	// must be at least the longest envelope TTL.
 	DedupeTTL time.Duration
+	// GroupDelay is the longest a busy writer waits for a group to fill
+	// (default 500µs; negative: never wait). See gather.
+	GroupDelay time.Duration
 	// MaxPending bounds submissions waiting for the writer (default 4096);
 	// Submit blocks beyond it, which slows readers down instead of growing
 	// memory.
@@ -78,6 +81,9 @@ type request struct {
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.DedupeTTL <= 0 {
 		opts.DedupeTTL = 7 * 24 * time.Hour
+	}
+	if opts.GroupDelay == 0 {
+		opts.GroupDelay = DefaultGroupDelay
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 4096
@@ -169,6 +175,7 @@ func (s *Store) Update(fn func(*Tx) error) error { return <-s.Submit(fn) }
 func (s *Store) writer() {
 	defer s.wg.Done()
 	var batch []*request
+	last := 0 // submissions the previous commit served
 	// lazyTimer commits removals on their own when no other commit comes.
 	lazyTimer := time.NewTimer(time.Hour)
 	lazyTimer.Stop()
@@ -191,15 +198,44 @@ func (s *Store) writer() {
 			s.commit(nil) // removals still pending
 			return
 		}
-		for more := true; more; {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				more = false
-			}
-		}
+		batch = s.gather(batch, last)
+		last = len(batch)
 		s.commit(batch)
+	}
+}
+
+// DefaultGroupDelay is the longest a busy writer waits for a group to fill.
+const DefaultGroupDelay = 500 * time.Microsecond
+
+// gather adds what is pending to batch. When the previous commit served
+// several submissions (a busy relay), it waits up to Options.GroupDelay for about
+// as many to gather, as PostgreSQL's commit_delay does: the senders the
+// last commit released are usually about to submit again, and one commit
+// for all of them costs one fsync instead of several. An idle relay (the
+// last commit served one submission) never waits.
+func (s *Store) gather(batch []*request, last int) []*request {
+	var deadline <-chan time.Time
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if last < 4 || len(batch) >= last || s.opts.GroupDelay < 0 {
+			return batch
+		}
+		if deadline == nil {
+			deadline = time.After(s.opts.GroupDelay)
+		}
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-deadline:
+			return batch
+		case <-s.quit:
+			return batch
+		}
 	}
 }
 

@@ -219,3 +219,46 @@ func TestRemoveLaterJoinsTheNextCommitOrRunsAlone(t *testing.T) {
 		t.Errorf("after close and reopen depth = %d, want 0", d)
 	}
 }
+
+// After a commit that served many submissions, the writer gathers about as
+// many before the next commit; after one that served a single submission
+// it commits at once (with an hour's delay this test would hang otherwise).
+func TestBusyWriterGathersAGroupIdleWriterDoesNot(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{GroupDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	enqueue := func(tx *Tx) error { _, err := tx.Enqueue("q", []byte("x")); return err }
+	if err := s.Update(enqueue); err != nil { // idle: last commit served none
+		t.Fatal(err)
+	}
+	release, started := make(chan struct{}), make(chan struct{})
+	first := s.Submit(func(tx *Tx) error { close(started); <-release; return nil })
+	<-started // the writer is committing: the next seven queue up as one group
+	var group []<-chan error
+	for i := 0; i < 7; i++ {
+		group = append(group, s.Submit(enqueue))
+	}
+	close(release)
+	<-first
+	for _, ch := range group {
+		<-ch
+	}
+	before := s.Stats().Commits
+	// The last commit served seven: the next commit waits for seven more,
+	// arriving one at a time.
+	var next []<-chan error
+	for i := 0; i < 7; i++ {
+		next = append(next, s.Submit(enqueue))
+		time.Sleep(time.Millisecond)
+	}
+	for _, ch := range next {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats().Commits - before; got != 1 {
+		t.Errorf("%d commits for 7 submissions on a busy store, want 1", got)
+	}
+}
