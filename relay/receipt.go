@@ -33,7 +33,7 @@ func (r *Relay) deadLetter(tx *store.Tx, queue string, env *pb.Envelope, raw []b
 	if q == "" {
 		q = "client/" + rc.To.Client
 	}
-	key, _ := envelope.IDKey(rc.Id)
+	key := seenKey(rc.Id, false)
 	if _, err := tx.Seen(key); err != nil {
 		return err
 	}

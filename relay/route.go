@@ -44,6 +44,10 @@ type inbound struct {
 	raw   []byte
 	queue string // where it goes; "" when dead
 	dead  string // why it cannot be delivered
+	// audit is set for a shortcut node's audit record arriving at main.
+	audit bool
+	// shortcut is set when this node delivers in its subtree without main.
+	shortcut bool
 }
 
 func (h *peerHandler) Announce(subtree []string) {
@@ -107,8 +111,12 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 	if err := r.checkSender(p, env); err != nil {
 		return in, err
 	}
-	in.idKey, _ = envelope.IDKey(env.Id)
+	in.idKey = seenKey(env.Id, p.kind == peerParent)
+	if isAuditRecord(env) {
+		return r.acceptAuditRecord(p, raw, in, now)
+	}
 	in.queue, in.dead = r.route(env.To.Relay, p)
+	in.shortcut = r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != "parent"
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
 		in.queue, in.dead = "", "expired before delivery"
 	}
@@ -136,6 +144,12 @@ func (r *Relay) checkSender(p peer, env *pb.Envelope) error {
 
 // route returns the queue for target relay, or why there is none.
 func (r *Relay) route(target string, from peer) (queue, dead string) {
+	// Without shortcut a node sends everything from below up to main, which
+	// routes and audits all traffic; only what comes down from its parent
+	// is delivered here or below.
+	if r.cfg.Role == config.RoleNode && !r.cfg.Shortcut && from.kind != peerParent {
+		return "parent", ""
+	}
 	if target == r.cfg.ID {
 		return "", ""
 	}
@@ -151,6 +165,18 @@ func (r *Relay) route(target string, from peer) (queue, dead string) {
 		return "", fmt.Sprintf("relay %s is not under %s", target, r.cfg.ID)
 	}
 	return "parent", ""
+}
+
+// seenKey is the dedupe key of an envelope at this relay: its id, and
+// whether it came down from the parent. Without shortcut an envelope may
+// pass a node twice, up to main and back down to a local client, and the
+// second pass is not a duplicate of the first.
+func seenKey(id string, fromParent bool) []byte {
+	key, _ := envelope.IDKey(id)
+	if fromParent {
+		return append(key, 1)
+	}
+	return append(key, 0)
 }
 
 // queueFor returns the queue of an accepted envelope.
@@ -173,6 +199,12 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 		if dup {
 			continue
 		}
+		if in.audit {
+			if err := tx.Audit(now, in.env.Body); err != nil {
+				return err
+			}
+			continue
+		}
 		outcome := ""
 		if in.dead != "" {
 			outcome = "dead: " + in.dead
@@ -188,6 +220,11 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 		}
 		if r.cfg.Role == config.RoleMain {
 			if err := tx.Audit(now, auditRecord(in.env, len(in.raw), now, outcome)); err != nil {
+				return err
+			}
+		}
+		if in.shortcut {
+			if err := r.sendAuditRecord(tx, in, now, outcome); err != nil {
 				return err
 			}
 		}

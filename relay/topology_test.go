@@ -23,6 +23,12 @@ var fastLink = link.Options{Heartbeat: 100 * time.Millisecond, Timeout: time.Sec
 // to restart a relay with its queues.
 func startRelay(t testing.TB, id, parentURL, dataDir string) *relay.Relay {
 	t.Helper()
+	return startRelayWith(t, id, parentURL, dataDir, nil)
+}
+
+// startRelayWith is startRelay with a chance to change the config.
+func startRelayWith(t testing.TB, id, parentURL, dataDir string, change func(*config.Config)) *relay.Relay {
+	t.Helper()
 	cfg := &config.Config{
 		ID: id, Role: config.RoleMain, DataDir: dataDir,
 		Listen: config.Listen{HTTP: "127.0.0.1:0", TCP: "127.0.0.1:0", Prefer: "tcp"},
@@ -31,6 +37,9 @@ func startRelay(t testing.TB, id, parentURL, dataDir string) *relay.Relay {
 	if parentURL != "" {
 		cfg.Role = config.RoleNode
 		cfg.Parent = &config.Parent{URL: parentURL, Transport: "auto"}
+	}
+	if change != nil {
+		change(cfg)
 	}
 	r, err := relay.New(cfg, relay.Options{Link: fastLink, Logger: testLogger(t)})
 	if err != nil {

@@ -46,7 +46,11 @@ type Config struct {
 	Listen  Listen `yaml:"listen"`
 	// Parent is required for nodes and forbidden for main.
 	Parent *Parent `yaml:"parent"`
-	Limits Limits  `yaml:"limits"`
+	// Shortcut (nodes only, default false) delivers traffic whose target
+	// lies in this node's subtree without the trip to main, and sends main
+	// an audit record instead. Without it everything goes through main.
+	Shortcut bool   `yaml:"shortcut"`
+	Limits   Limits `yaml:"limits"`
 	// FileStore holds the files attached to envelopes; nil uses the parent's.
 	FileStore *FileStore `yaml:"filestore"`
 	// TLS, when present, puts every listener (HTTP, TCP, QUIC) under TLS.
@@ -210,6 +214,8 @@ func (c *Config) Validate() error {
 		return err
 	}
 	switch {
+	case c.Role == RoleMain && c.Shortcut:
+		return errors.New("shortcut applies to nodes only: main routes everything itself")
 	case c.Role == RoleMain && c.Parent != nil:
 		return errors.New("parent must not be set when role is main: main is the root of the tree")
 	case c.Role == RoleNode && c.Parent == nil:

@@ -8,16 +8,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// PruneSeen forgets dedupe records older than the dedupe TTL. Ids are
-// UUIDv7s, whose first 48 bits are the creation time in milliseconds, so
-// the oldest records come first in key order.
+// PruneSeen forgets dedupe records older than the dedupe TTL. Keys start
+// with a UUIDv7, whose first 48 bits are the creation time in
+// milliseconds, so the oldest records come first in key order.
 func (s *Store) PruneSeen(now time.Time) (int, error) {
 	cutoff := uint64(now.Add(-s.opts.DedupeTTL).UnixMilli())
 	n := 0
 	err := s.Update(func(t *Tx) error {
 		c := t.tx.Bucket(bucketSeen).Cursor()
 		for k, _ := c.First(); k != nil && n < 10000; k, _ = c.First() {
-			if len(k) == 16 && binary.BigEndian.Uint64(k)>>16 >= cutoff {
+			if len(k) >= 8 && binary.BigEndian.Uint64(k)>>16 >= cutoff {
 				break
 			}
 			if err := c.Delete(); err != nil {

@@ -17,8 +17,8 @@ type Tx struct {
 	added map[string]bool // queues that got entries
 }
 
-// Seen reports whether the envelope with this 16-byte id key was stored
-// before (or earlier in this transaction), and records it if not.
+// Seen reports whether the envelope with this key (its 16-byte id first)
+// was stored before (or earlier in this transaction), and records it if not.
 func (t *Tx) Seen(idKey []byte) (bool, error) {
 	b := t.tx.Bucket(bucketSeen)
 	if b.Get(idKey) != nil {
