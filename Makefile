@@ -6,6 +6,7 @@ export PATH := $(GOBIN):$(PATH)
 
 test: deps proto-check lint
 	go test -timeout 25m ./...
+	go test -race -timeout 10m ./relay/... ./client-sdk/... ./node/...
 
 deps:
 	./scripts/deps.sh

@@ -139,10 +139,10 @@ func (n *Network) printAddresses(w io.Writer) {
 	a, b, m := n.Relays["county-a"].URL(), n.Relays["county-b"].URL(), n.Relays["main"].URL()
 	fmt.Fprintf(w, `
 Try, in another terminal:
-  medrelayctl listen --relay %s --id radiology
-  medrelayctl send   --relay %s --id clinic-12 --to county-b/radiology --command consult.request --body "please review"
-  medrelayctl status --relay %s
-  medrelayctl audit  --relay %s --since 1h
+  go run ./cmd/medrelayctl listen --relay %s --id radiology
+  go run ./cmd/medrelayctl send   --relay %s --id clinic-12 --to county-b/radiology --command consult.request --body "please review"
+  go run ./cmd/medrelayctl status --relay %s
+  go run ./cmd/medrelayctl audit  --relay %s --since 1h
 
 Press Ctrl-C to stop.
 `, b, a, a, m)
