@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/medrelay/medrelay/relay/tlsconf"
 	"io"
 	"mime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,8 +142,19 @@ func (c *Client) upload(ctx context.Context, fc *filehttp.Client, si filehttp.St
 }
 
 // filesClient talks to the relay's file service.
+// It verifies the relay as the link does (Options.CAFile, client
+// certificate) and proves the client's identity with HTTP basic auth
+// (client id and Options.Token) when a token is set.
 func (c *Client) filesClient(direct bool) (*filehttp.Client, error) {
-	return filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(c.opts.Relay, "/") + "/v1/files/", Direct: direct})
+	hc, err := tlsconf.FilesClient(c.opts.Relay, tlsconf.ClientOptions{CAFile: c.opts.CAFile, CertFile: c.opts.CertFile, KeyFile: c.opts.KeyFile})
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	o := filehttp.ClientOptions{BaseURL: strings.TrimSuffix(c.opts.Relay, "/") + "/v1/files/", Direct: direct, HTTPClient: hc}
+	if token := c.opts.Token; token != "" {
+		o.Authorize = func(req *http.Request) { req.SetBasicAuth(c.opts.ID, token) }
+	}
+	return filehttp.NewClient(o)
 }
 
 // fileExpiry is when attached objects may be collected: the envelope's

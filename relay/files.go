@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/medrelay/medrelay/filestore/s3"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/tlsconf"
 )
 
 // FilesPrefix is where a relay serves its file service.
@@ -37,10 +39,6 @@ type fileService struct {
 	own   bool // false: the store is the parent's, reached over HTTP
 	log   *slog.Logger
 
-	// authorize decides requests without a signed URL. It is the plug for
-	// relay authentication (tokens); see authorizeLocal for the default.
-	authorize func(r *http.Request, op filehttp.Op, key string) error
-
 	once    sync.Once
 	handler http.Handler
 
@@ -53,11 +51,11 @@ type fileService struct {
 // parent's file service for a node without filestore, or a local store in
 // data_dir/files for main without one. Errors name the setting to fix.
 func openFiles(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fileService, error) {
-	fs := &fileService{log: log, authorize: authorizeLocal, own: true}
+	fs := &fileService{log: log, own: true}
 	fc := cfg.FileStore
 	switch {
 	case fc == nil && cfg.Parent != nil:
-		c, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(cfg.Parent.URL, "/") + FilesPrefix})
+		c, err := parentFilesClient(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("files through parent.url: %w", err)
 		}
@@ -116,7 +114,7 @@ func (f *fileService) newHandler(r *Relay) (http.Handler, error) {
 	opts := filehttp.Options{
 		Prefix:    FilesPrefix,
 		Mode:      f.info.Mode,
-		Authorize: f.authorize,
+		Authorize: r.authorizeFiles,
 		Logger:    f.log,
 	}
 	if f.own {
@@ -177,6 +175,51 @@ func fileError(w http.ResponseWriter, status int, code, msg string) {
 // reading and writing objects is open to whoever reaches the relay's HTTP
 // address (as its links are); listing, deleting and gc are kept to the
 // relay's own machine.
+// parentFilesClient reaches the parent's file service as this relay: it
+// verifies the parent with parent.ca_file and proves itself with its own
+// certificate (tls) or parent.token.
+func parentFilesClient(cfg *config.Config) (*filehttp.Client, error) {
+	o := tlsconf.ClientOptions{CAFile: cfg.Parent.CAFile}
+	if cfg.TLS != nil {
+		o.CertFile, o.KeyFile = cfg.TLS.CertFile, cfg.TLS.KeyFile
+	}
+	hc, err := tlsconf.FilesClient(cfg.Parent.URL, o)
+	if err != nil {
+		return nil, err
+	}
+	co := filehttp.ClientOptions{BaseURL: strings.TrimSuffix(cfg.Parent.URL, "/") + FilesPrefix, HTTPClient: hc}
+	if token := cfg.Parent.Token; token != "" {
+		co.Authorize = func(req *http.Request) { req.SetBasicAuth(cfg.ID, token) }
+	}
+	return filehttp.NewClient(co)
+}
+
+// authorizeFiles decides the file requests that carry no signed URL.
+// With auth configured (or client certificates), each must come from a
+// known client or relay: a verified client certificate, or HTTP basic auth
+// with the id and its token. Listing, deleting and gc are for the relay's
+// own machine (loopback) instead, like the rest of the admin API.
+func (r *Relay) authorizeFiles(req *http.Request, op filehttp.Op, key string) error {
+	if op != filehttp.OpRead && op != filehttp.OpWrite {
+		return authorizeLocal(req, op, key)
+	}
+	certs := r.cfg.TLS != nil && r.cfg.TLS.ClientCAFile != ""
+	if (r.creds != nil || certs) && tlsconf.PeerID(req.TLS) == "" {
+		id, token, ok := req.BasicAuth()
+		switch {
+		case !ok:
+			return errors.New("this relay requires credentials: HTTP basic auth with your client or relay id and its token")
+		case r.creds == nil:
+			return errors.New("this relay accepts only client certificates")
+		}
+		if err := r.creds.Check(id, token); err != nil {
+			r.log.Warn("file request refused", "id", id, "op", string(op), "reason", err.Error())
+			return fmt.Errorf("%s: %w", id, err)
+		}
+	}
+	return authorizeLocal(req, op, key)
+}
+
 func authorizeLocal(r *http.Request, op filehttp.Op, _ string) error {
 	switch op {
 	case filehttp.OpRead, filehttp.OpWrite:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/medrelay/medrelay/relay/tlsconf"
 	"io"
 	"os"
 	"path/filepath"
@@ -150,10 +151,15 @@ func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		older = fs.String("older-than", "", "also remove objects older than this, like 30d or 12h (default: only expired ones)")
 		dryRun = fs.Bool("dry-run", false, "count what would be removed, remove nothing")
 	}
+	caFile := fs.String("ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
 	if err := parse(fs, args[1:], "relay"); err != nil {
 		return err
 	}
-	fc, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(*relayURL, "/") + "/v1/files/"})
+	hc, err := tlsconf.FilesClient(*relayURL, tlsconf.ClientOptions{CAFile: *caFile})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	fc, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(*relayURL, "/") + "/v1/files/", HTTPClient: hc})
 	if err != nil {
 		return fmt.Errorf("%w: --relay: %v", errUsage, err)
 	}

@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
+	"time"
 )
 
 // ALPN protocol names, so a TLS port is never mistaken for another protocol.
@@ -114,3 +116,35 @@ func PeerID(cs *tls.ConnectionState) string {
 
 // ErrNoTLS reports a transport that needs TLS where none is configured.
 var ErrNoTLS = errors.New("no TLS configuration")
+
+// FilesClient returns an HTTP client for a relay's file service at
+// baseURL. File transfers may also go to presigned URLs on the object
+// store, another host with, often, a public certificate: so the server
+// name is each request's own host, and o.CAFile is added to the system
+// roots rather than replacing them. The client has no overall timeout
+// (bodies are large); callers cancel through the request's context.
+func FilesClient(baseURL string, o ClientOptions) (*http.Client, error) {
+	tc, err := Client(baseURL, o)
+	if err != nil || tc == nil {
+		return &http.Client{}, err
+	}
+	tc.ServerName = ""
+	if o.CAFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		data, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("CA file: %w", err)
+		}
+		pool.AppendCertsFromPEM(data)
+		tc.RootCAs = pool
+	}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}}, nil
+}
