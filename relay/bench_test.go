@@ -3,7 +3,9 @@ package relay_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -42,7 +44,10 @@ func BenchmarkForwardTwoCounties(b *testing.B) {
 	got := make(chan struct{}, 1024)
 	rx := dial(b, bb, "rx", true)
 	rx.Handle("", func(context.Context, *client.Envelope) error { got <- struct{}{}; return nil })
-	const senders = 64
+	senders := 64
+	if s := os.Getenv("BENCH_SENDERS"); s != "" {
+		senders, _ = strconv.Atoi(s)
+	}
 	cs := make([]*client.Client, senders)
 	for i := range cs {
 		cs[i] = dial(b, a, fmt.Sprintf("tx%d", i), false)
