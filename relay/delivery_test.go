@@ -202,3 +202,27 @@ func TestOutboxSendsWhileTheRelayIsDown(t *testing.T) {
 		}
 	}
 }
+
+// An envelope that expires on its way, waiting for a link (county-a holds
+// it for main, which is down), gets an EXPIRED receipt too.
+func TestEnvelopeExpiredInTransitGetsExpiredReceipt(t *testing.T) {
+	dir := t.TempDir()
+	mainDir := filepath.Join(dir, "main")
+	main := startRelay(t, "main", "", mainDir)
+	addr := main.HTTPAddr()
+	county := startRelay(t, "county-a", main.URL(), filepath.Join(dir, "a"))
+	waitFor(t, "county-a linked", func() bool { return len(main.Status().Children) == 1 })
+	in := &inbox{}
+	c := dial(t, county, "clinic", true)
+	c.Handle(relay.ReceiptCommand, in.handler)
+	main.Close()
+	if _, err := c.Send(context.Background(), "county-a/other", "x", nil, nil, client.WithTTL(200*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	startRelayAt(t, "main", mainDir, addr)
+	waitFor(t, "an EXPIRED receipt", func() bool { return in.len() == 1 })
+	if s := in.envs[0].Receipt.GetStatus(); s != pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED {
+		t.Errorf("receipt status = %v, want EXPIRED", s)
+	}
+}

@@ -120,7 +120,7 @@ func (r *Relay) dropExpired(queue string, entries []store.Entry) []store.Entry {
 			if err != nil {
 				continue
 			}
-			if err := r.deadLetter(tx, queue, env, e.Raw, "expired before delivery", pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {
+			if err := r.deadLetter(tx, queue, env, e.Raw, reasonExpired, pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {
 				return err
 			}
 			if err := tx.Remove(queue, []uint64{e.Seq}); err != nil {

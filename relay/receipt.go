@@ -15,6 +15,9 @@ import (
 // ReceiptCommand is the command of receipts relays make.
 const ReceiptCommand = "medrelay.receipt"
 
+// reasonExpired is the dead-letter reason of an envelope whose time ran out.
+const reasonExpired = "expired before delivery"
+
 // deadLetter stores an envelope that cannot be delivered and, unless it is
 // itself a receipt, queues a receipt to its sender in the same transaction.
 func (r *Relay) deadLetter(tx *store.Tx, queue string, env *pb.Envelope, raw []byte, reason string, status pb.ReceiptStatus) error {

@@ -118,7 +118,7 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 	in.queue, in.dead = r.route(env.To.Relay, p)
 	in.shortcut = r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != "parent"
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
-		in.queue, in.dead = "", "expired before delivery"
+		in.queue, in.dead = "", reasonExpired
 	}
 	in.raw = envelope.AppendHop(raw, r.cfg.ID, now)
 	return in, nil
@@ -208,7 +208,11 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 		outcome := ""
 		if in.dead != "" {
 			outcome = "dead: " + in.dead
-			if err := r.deadLetter(tx, "inbound", in.env, in.raw, in.dead, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE); err != nil {
+			status := pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE
+			if in.dead == reasonExpired {
+				status = pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED
+			}
+			if err := r.deadLetter(tx, "inbound", in.env, in.raw, in.dead, status); err != nil {
 				return err
 			}
 		} else {
