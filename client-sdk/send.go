@@ -11,14 +11,20 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
 	"github.com/medrelay/medrelay/relay/link"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// sendBatchMax bounds the envelopes the client puts in one batch.
-const sendBatchMax = 256
+// Bounds of one batch the client sends: envelopes, and bytes (a batch
+// holds at least one envelope; the relay's body limit keeps that one
+// within a frame).
+const (
+	sendBatchMax   = 256
+	sendBatchBytes = 1 << 20
+)
 
 // ErrRefused wraps the relay's reason for refusing an envelope.
 var ErrRefused = errors.New("refused by relay")
@@ -94,8 +100,8 @@ func (c *Client) SendEnvelope(ctx context.Context, e *pb.Envelope) (string, erro
 	if e.Id == "" {
 		e.Id = envelope.NewID()
 	}
-	if err := envelope.Validate(e, 1<<30); err != nil {
-		return "", err
+	if err := envelope.Validate(e, c.maxBody()); err != nil {
+		return "", fmt.Errorf("%w (relay %s, limits.max_body_bytes)", err, c.relay)
 	}
 	raw, err := proto.Marshal(e)
 	if err != nil {
@@ -164,7 +170,11 @@ func (c *Client) sendLoop() {
 		if err != nil {
 			return
 		}
-		n := min(len(backlog), sendBatchMax)
+		n, size := 0, 0
+		for n < len(backlog) && n < sendBatchMax && (n == 0 || size+len(backlog[n].raw) <= sendBatchBytes) {
+			size += len(backlog[n].raw)
+			n++
+		}
 		batch := slices.Clone(backlog[:n])
 		backlog = backlog[n:]
 		raws := make([][]byte, len(batch))
@@ -212,4 +222,15 @@ func mergeByOrder(a, b []*sendReq) []*sendReq {
 	out := append(a, b...)
 	slices.SortFunc(out, func(x, y *sendReq) int { return cmp.Compare(x.n, y.n) })
 	return out
+}
+
+// maxBody is the relay's body limit, from its hello (1 MiB, the default
+// limit, before the first hello or from a relay that does not say).
+func (c *Client) maxBody() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hello != nil && c.hello.MaxBodyBytes > 0 {
+		return c.hello.MaxBodyBytes
+	}
+	return config.DefaultMaxBodyBytes
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -224,5 +226,38 @@ func TestEnvelopeExpiredInTransitGetsExpiredReceipt(t *testing.T) {
 	waitFor(t, "an EXPIRED receipt", func() bool { return in.len() == 1 })
 	if s := in.envs[0].Receipt.GetStatus(); s != pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED {
 		t.Errorf("receipt status = %v, want EXPIRED", s)
+	}
+}
+
+// A body over the relay's limit is refused at once, by the SDK, naming
+// the setting. Bodies just under it that pile up while the relay is down
+// go out, when it returns, in batches that fit a frame.
+func TestBodyLimits(t *testing.T) {
+	dir := t.TempDir()
+	r := startRelay(t, "main", "", dir)
+	addr := r.HTTPAddr()
+	c := dial(t, r, "clinic", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := c.Send(ctx, "main/rx", "big", nil, make([]byte, 2<<20))
+	if err == nil || !strings.Contains(err.Error(), "limits.max_body_bytes") {
+		t.Fatalf("2 MiB body: got %v, want a refusal naming limits.max_body_bytes", err)
+	}
+	r.Close()
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Send(ctx, "main/rx", "near-limit", nil, make([]byte, 1000<<10)); err != nil {
+				t.Errorf("1000 KiB body: %v", err)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // let them pile up
+	r = startRelayAt(t, "main", dir, addr)
+	wg.Wait()
+	if q := r.Status().Queues["client/rx"]; q != 12 {
+		t.Errorf("queued %d near-limit envelopes, want 12", q)
 	}
 }

@@ -32,7 +32,7 @@ func (r *Relay) handler() http.Handler {
 
 // Hello returns what /v1/hello serves.
 func (r *Relay) Hello() hello.Hello {
-	h := hello.Hello{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Prefer: r.cfg.Listen.Prefer, Transports: []hello.Transport{}, TLS: r.tls != nil, Auth: r.creds != nil}
+	h := hello.Hello{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Prefer: r.cfg.Listen.Prefer, Transports: []hello.Transport{}, TLS: r.tls != nil, Auth: r.creds != nil, MaxBodyBytes: r.cfg.Limits.MaxBodyBytes}
 	if r.quicLn != nil {
 		h.Transports = append(h.Transports, hello.Transport{Name: "quic", Addr: r.QUICAddr()})
 	}

@@ -293,6 +293,16 @@ func (l *Limits) validate() error {
 	case l.MaxFrameBytes != 0 && l.MaxFrameBytes < 64<<10:
 		return errors.New("limits.max_frame_bytes must be at least 65536")
 	}
+	frame, body := l.MaxFrameBytes, l.MaxBodyBytes
+	if frame == 0 {
+		frame = DefaultMaxFrameBytes
+	}
+	if body == 0 {
+		body = DefaultMaxBodyBytes
+	}
+	if body > frame-64<<10 {
+		return fmt.Errorf("limits.max_body_bytes (%d) must be at least 64 KiB below limits.max_frame_bytes (%d): an envelope must fit in a frame", body, frame)
+	}
 	return nil
 }
 

@@ -48,6 +48,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad parent url", "id: a\nrole: node\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nparent: {url: 'x:1'}\n", `parent.url "x:1" is invalid`},
 		{"bad transport", "id: a\nrole: node\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nparent: {url: 'http://x:1', transport: smoke}\n", `parent.transport "smoke" is invalid`},
 		{"shortcut on main", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nshortcut: true\n", "shortcut applies to nodes only"},
+		{"body larger than a frame", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_body_bytes: 8388608}\n", "limits.max_body_bytes (8388608) must be at least 64 KiB below limits.max_frame_bytes"},
 		{"small frame", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_frame_bytes: 10}\n", "limits.max_frame_bytes must be at least"},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,9 @@ type Hello struct {
 	TLS bool `json:"tls,omitempty"`
 	// Auth is true when the relay requires a token or client certificate.
 	Auth bool `json:"auth,omitempty"`
+	// MaxBodyBytes is the largest envelope body the relay accepts
+	// (limits.max_body_bytes), so senders can refuse a larger one at once.
+	MaxBodyBytes int `json:"max_body_bytes,omitempty"`
 }
 
 // Transport is one link transport a relay offers.
