@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,8 +49,55 @@ func auditRecord(env *pb.Envelope, size int, now time.Time, outcome string) []by
 	if env.CreatedAt != nil {
 		rec.CreatedAt = env.CreatedAt.AsTime()
 	}
-	b, _ := json.Marshal(rec)
-	return b
+	return rec.appendJSON(make([]byte, 0, 320))
+}
+
+// appendJSON encodes rec as encoding/json would, without reflection: main
+// writes one record per envelope it routes.
+func (rec *AuditRecord) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, rec.ID)
+	b = append(b, `,"from":`...)
+	b = appendJSONString(b, rec.From)
+	b = append(b, `,"to":`...)
+	b = appendJSONString(b, rec.To)
+	b = append(b, `,"command":`...)
+	b = appendJSONString(b, rec.Command)
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, rec.Kind)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, int64(rec.Bytes), 10)
+	b = append(b, `,"body_bytes":`...)
+	b = strconv.AppendInt(b, int64(rec.BodyBytes), 10)
+	b = append(b, `,"files":`...)
+	b = strconv.AppendInt(b, int64(rec.Files), 10)
+	b = append(b, `,"file_bytes":`...)
+	b = strconv.AppendInt(b, rec.FileBytes, 10)
+	b = append(b, `,"created_at":"`...)
+	b = rec.CreatedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","routed_at":"`...)
+	b = rec.RoutedAt.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","outcome":`...)
+	b = appendJSONString(b, rec.Outcome)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. Proto strings are valid
+// UTF-8, so only quotes, backslashes and control characters need escaping.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // AuditQuery selects audit records. Empty fields match everything.

@@ -46,8 +46,12 @@ type inbound struct {
 	dead  string // why it cannot be delivered
 	// audit is set for a shortcut node's audit record arriving at main.
 	audit bool
-	// shortcut is set when this node delivers in its subtree without main.
-	shortcut bool
+	// auditRec is main's audit record of the envelope, made before the
+	// commit so that the single writer does not spend its time on it.
+	auditRec []byte
+	// shortcutRec is the audit record (an encoded envelope for main) of
+	// an envelope this node delivers in its subtree without main.
+	shortcutRec *auditEvent
 }
 
 func (h *peerHandler) Announce(subtree []string) {
@@ -116,11 +120,21 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 		return r.acceptAuditRecord(p, raw, in, now)
 	}
 	in.queue, in.dead = r.route(env.To.Relay, p)
-	in.shortcut = r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != "parent"
+	shortcut := r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != "parent"
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
 		in.queue, in.dead = "", reasonExpired
 	}
 	in.raw = envelope.AppendHop(raw, r.cfg.ID, now)
+	outcome := "queued: " + queueFor(&in)
+	if in.dead != "" {
+		outcome = "dead: " + in.dead
+	}
+	if r.cfg.Role == config.RoleMain {
+		in.auditRec = auditRecord(env, len(in.raw), now, outcome)
+	}
+	if shortcut {
+		in.shortcutRec = r.newAuditEvent(&in, now, outcome)
+	}
 	return in, nil
 }
 
@@ -205,9 +219,7 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			}
 			continue
 		}
-		outcome := ""
 		if in.dead != "" {
-			outcome = "dead: " + in.dead
 			status := pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE
 			if in.dead == reasonExpired {
 				status = pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED
@@ -215,20 +227,19 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			if err := r.deadLetter(tx, "inbound", in.env, in.raw, in.dead, status); err != nil {
 				return err
 			}
-		} else {
-			q := queueFor(in)
-			outcome = "queued: " + q
-			if _, err := tx.Enqueue(q, in.raw); err != nil {
+		} else if _, err := tx.Enqueue(queueFor(in), in.raw); err != nil {
+			return err
+		}
+		if in.auditRec != nil {
+			if err := tx.Audit(now, in.auditRec); err != nil {
 				return err
 			}
 		}
-		if r.cfg.Role == config.RoleMain {
-			if err := tx.Audit(now, auditRecord(in.env, len(in.raw), now, outcome)); err != nil {
+		if ev := in.shortcutRec; ev != nil {
+			if _, err := tx.Seen(ev.key); err != nil {
 				return err
 			}
-		}
-		if in.shortcut {
-			if err := r.sendAuditRecord(tx, in, now, outcome); err != nil {
+			if _, err := tx.Enqueue("parent", ev.raw); err != nil {
 				return err
 			}
 		}

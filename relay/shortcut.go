@@ -9,7 +9,6 @@ import (
 
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -45,9 +44,16 @@ func (r *Relay) acceptAuditRecord(p peer, raw []byte, in inbound, now time.Time)
 	return in, nil
 }
 
-// sendAuditRecord queues, in the same transaction, the audit record of an
-// envelope this node delivered by shortcut.
-func (r *Relay) sendAuditRecord(tx *store.Tx, in *inbound, now time.Time, outcome string) error {
+// auditEvent is an encoded audit record for main, and its dedupe key.
+type auditEvent struct {
+	key []byte
+	raw []byte
+}
+
+// newAuditEvent makes the audit record of an envelope this node delivers
+// by shortcut; storeInbound queues it for the parent in the same
+// transaction as the envelope.
+func (r *Relay) newAuditEvent(in *inbound, now time.Time, outcome string) *auditEvent {
 	rec := &pb.Envelope{
 		Id:        envelope.NewID(),
 		From:      &pb.Address{Relay: r.cfg.ID},
@@ -57,14 +63,6 @@ func (r *Relay) sendAuditRecord(tx *store.Tx, in *inbound, now time.Time, outcom
 		CreatedAt: timestamppb.New(now),
 		Body:      auditRecord(in.env, len(in.raw), now, "shortcut at "+r.cfg.ID+": "+outcome),
 	}
-	key := seenKey(rec.Id, false)
-	if _, err := tx.Seen(key); err != nil {
-		return err
-	}
-	raw, err := proto.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Enqueue("parent", envelope.AppendHop(raw, r.cfg.ID, now))
-	return err
+	raw, _ := proto.Marshal(rec)
+	return &auditEvent{key: seenKey(rec.Id, false), raw: envelope.AppendHop(raw, r.cfg.ID, now)}
 }

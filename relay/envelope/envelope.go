@@ -120,11 +120,26 @@ func Decode(raw []byte) (*pb.Envelope, error) {
 // without decoding it: repeated fields may be split in protobuf encoding, so
 // the result decodes to the same envelope with one more hop.
 func AppendHop(raw []byte, relay string, t time.Time) []byte {
-	hop, _ := proto.Marshal(&pb.Hop{Relay: relay, At: timestamppb.New(t)})
-	out := make([]byte, 0, len(raw)+len(hop)+4)
+	// Hop{relay = 1; at = 2 (Timestamp{seconds = 1; nanos = 2})}, encoded
+	// by hand: relays do this for every envelope they store.
+	var ts []byte
+	if sec := t.Unix(); sec != 0 {
+		ts = protowire.AppendTag(ts, 1, protowire.VarintType)
+		ts = protowire.AppendVarint(ts, uint64(sec))
+	}
+	if nsec := t.Nanosecond(); nsec != 0 {
+		ts = protowire.AppendTag(ts, 2, protowire.VarintType)
+		ts = protowire.AppendVarint(ts, uint64(nsec))
+	}
+	hopLen := protowire.SizeTag(1) + protowire.SizeBytes(len(relay)) + protowire.SizeTag(2) + protowire.SizeBytes(len(ts))
+	out := make([]byte, 0, len(raw)+protowire.SizeTag(12)+protowire.SizeBytes(hopLen))
 	out = append(out, raw...)
 	out = protowire.AppendTag(out, 12, protowire.BytesType)
-	return protowire.AppendBytes(out, hop)
+	out = protowire.AppendVarint(out, uint64(hopLen))
+	out = protowire.AppendTag(out, 1, protowire.BytesType)
+	out = protowire.AppendString(out, relay)
+	out = protowire.AppendTag(out, 2, protowire.BytesType)
+	return protowire.AppendBytes(out, ts)
 }
 
 // ExpiresAt reads expires_at from an encoded envelope without decoding the

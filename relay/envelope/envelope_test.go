@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -127,4 +129,15 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("round trip changed the envelope: %v", err)
 		}
 	})
+}
+
+// AppendHop's hand encoding must equal what proto.Marshal makes of a Hop.
+func TestAppendHopMatchesProto(t *testing.T) {
+	for _, at := range []time.Time{time.Unix(1700000000, 5), time.Unix(1700000000, 0), time.Unix(0, 7), time.Unix(-5, 3)} {
+		hop, _ := proto.Marshal(&pb.Hop{Relay: "county-a", At: timestamppb.New(at)})
+		want := protowire.AppendBytes(protowire.AppendTag([]byte("x"), 12, protowire.BytesType), hop)
+		if got := AppendHop([]byte("x"), "county-a", at); !bytes.Equal(got, want) {
+			t.Errorf("at %v: got %x, want %x", at, got, want)
+		}
+	}
 }
