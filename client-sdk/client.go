@@ -101,9 +101,11 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	sends  chan *sendReq
-	retry  chan []*sendReq
-	outbox *store.Store // nil unless Options.OutboxDir
+	sends    chan *sendReq
+	lostMu   sync.Mutex
+	lost     []*sendReq    // sends lost with a link, to send again first
+	lostKick chan struct{} // wakes sendLoop when sends were lost
+	outbox   *store.Store  // nil unless Options.OutboxDir
 
 	mu       sync.Mutex
 	conn     hello.Link
@@ -141,7 +143,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		opts:         opts,
 		http:         &http.Client{Timeout: 10 * time.Second},
 		sends:        make(chan *sendReq, 1024),
-		retry:        make(chan []*sendReq, 1),
+		lostKick:     make(chan struct{}, 1),
 		connCh:       make(chan struct{}),
 		handlers:     make(map[string]Handler),
 		handlerC:     make(chan struct{}),

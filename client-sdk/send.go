@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/hello"
 	"github.com/medrelay/medrelay/relay/link"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -136,20 +138,26 @@ func (c *Client) SendEnvelope(ctx context.Context, e *pb.Envelope) (string, erro
 
 // sendLoop gathers pending sends into batches and sends them on the
 // current link, in submission order. Batches lost with a link are sent
-// again, in order, on the next one.
+// again, first and in order, on the next one: nothing goes on a new link
+// until every batch sent on the old one is acknowledged or handed back, so
+// envelopes from one sender keep their order across reconnects.
 func (c *Client) sendLoop() {
 	defer c.wg.Done()
 	var next uint64
 	var backlog []*sendReq
+	var last hello.Link
+	var inflight sync.WaitGroup // batches sent on last, not yet settled
+	take := func(r *sendReq) {
+		next++
+		r.n = next
+		backlog = append(backlog, r)
+	}
 	for {
 		if len(backlog) == 0 {
 			select {
 			case r := <-c.sends:
-				next++
-				r.n = next
-				backlog = append(backlog, r)
-			case lost := <-c.retry:
-				backlog = mergeByOrder(backlog, lost)
+				take(r)
+			case <-c.lostKick:
 			case <-c.ctx.Done():
 				return
 			}
@@ -157,11 +165,7 @@ func (c *Client) sendLoop() {
 		for more := true; more && len(backlog) < sendBatchMax; {
 			select {
 			case r := <-c.sends:
-				next++
-				r.n = next
-				backlog = append(backlog, r)
-			case lost := <-c.retry:
-				backlog = mergeByOrder(backlog, lost)
+				take(r)
 			default:
 				more = false
 			}
@@ -169,6 +173,14 @@ func (c *Client) sendLoop() {
 		conn, err := c.currentConn(c.ctx)
 		if err != nil {
 			return
+		}
+		if conn != last {
+			inflight.Wait()
+			last = conn
+		}
+		backlog = mergeByOrder(backlog, c.takeLost())
+		if len(backlog) == 0 {
+			continue
 		}
 		n, size := 0, 0
 		for n < len(backlog) && n < sendBatchMax && (n == 0 || size+len(backlog[n].raw) <= sendBatchBytes) {
@@ -181,23 +193,30 @@ func (c *Client) sendLoop() {
 		for i, r := range batch {
 			raws[i] = r.raw
 		}
-		err = conn.SendAsync(c.ctx, raws, func(ack *pb.Ack, err error) { c.settle(batch, ack, err) })
+		inflight.Add(1)
+		err = conn.SendAsync(c.ctx, raws, func(ack *pb.Ack, err error) {
+			c.settle(batch, ack, err)
+			inflight.Done()
+		})
 		if err != nil {
+			inflight.Done()
 			backlog = mergeByOrder(backlog, batch)
 		}
 	}
 }
 
-// settle finishes the sends of one batch, or hands them back for a retry.
+// settle finishes the sends of one batch, or hands them back for a retry
+// when the link was lost.
 func (c *Client) settle(batch []*sendReq, ack *pb.Ack, err error) {
 	if err != nil {
 		if errors.Is(err, link.ErrClosed) && c.ctx.Err() == nil {
-			go func() {
-				select {
-				case c.retry <- batch:
-				case <-c.ctx.Done():
-				}
-			}()
+			c.lostMu.Lock()
+			c.lost = append(c.lost, batch...)
+			c.lostMu.Unlock()
+			select {
+			case c.lostKick <- struct{}{}:
+			default:
+			}
 			return
 		}
 		for _, r := range batch {
@@ -216,6 +235,15 @@ func (c *Client) settle(batch []*sendReq, ack *pb.Ack, err error) {
 			r.done <- nil
 		}
 	}
+}
+
+// takeLost returns the sends lost with a link, to be sent again.
+func (c *Client) takeLost() []*sendReq {
+	c.lostMu.Lock()
+	defer c.lostMu.Unlock()
+	l := c.lost
+	c.lost = nil
+	return l
 }
 
 func mergeByOrder(a, b []*sendReq) []*sendReq {

@@ -119,19 +119,29 @@ func (s *sender) send(t testing.TB, ctx context.Context, to string, n int) {
 	}
 }
 
-// collector is an in-process SDK receiver.
+// collector is an in-process SDK receiver. It also checks that envelopes
+// from each sender arrive in the order sent (their "n" argument).
 type collector struct {
-	mu  sync.Mutex
-	ids map[string]int
+	mu        sync.Mutex
+	ids       map[string]int
+	lastN     map[string]int
+	disorders int
 }
 
 func collect(t testing.TB, url, id string) *collector {
-	col := &collector{ids: map[string]int{}}
+	col := &collector{ids: map[string]int{}, lastN: map[string]int{}}
 	c := dialSDK(t, url, id, true)
 	c.Handle("", func(_ context.Context, e *client.Envelope) error {
 		col.mu.Lock()
+		defer col.mu.Unlock()
 		col.ids[e.Id]++
-		col.mu.Unlock()
+		var n int
+		fmt.Sscan(e.Args["n"], &n)
+		from := e.From.Relay + "/" + e.From.Client
+		if last, ok := col.lastN[from]; ok && n <= last {
+			col.disorders++
+		}
+		col.lastN[from] = n
 		return nil
 	})
 	return col
@@ -216,6 +226,9 @@ func TestKillNodeHoldingQueuedEnvelopesLosesNone(t *testing.T) {
 	if d := offline.duplicates() + radiology.duplicates(); d != 0 {
 		t.Errorf("%d envelopes reached a handler twice", d)
 	}
+	if d := offline.disorders + radiology.disorders; d != 0 {
+		t.Errorf("%d envelopes arrived before one their sender sent earlier", d)
+	}
 }
 
 // TestMainRestartNeedsNoRestartOfNodesOrClients kills main under load and
@@ -246,6 +259,9 @@ func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
 	waitFor(t, "everything delivered after main's restarts", func() bool {
 		return rx.has(tx.accepted) == 0 && rxBack.has(back.accepted) == 0
 	})
+	if d := rx.disorders + rxBack.disorders; d != 0 {
+		t.Errorf("%d envelopes arrived before one their sender sent earlier", d)
+	}
 	for _, p := range []*relayProc{tp.countyA, tp.countyB, tp.townshipA1} {
 		if p.restarts != 0 {
 			t.Errorf("%s was restarted", p.ID)

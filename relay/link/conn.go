@@ -186,7 +186,8 @@ func (c *Conn) fail(err error) {
 
 // SendAsync sends a batch of encoded envelopes. It blocks while the window
 // is full; cb runs once, from a link goroutine, with the acknowledgement or
-// the error that ended the link.
+// the error that ended the link. When SendAsync returns an error, cb never
+// runs.
 func (c *Conn) SendAsync(ctx context.Context, envs [][]byte, cb AckFunc) error {
 	select {
 	case c.window <- struct{}{}:
@@ -205,7 +206,18 @@ func (c *Conn) SendAsync(ctx context.Context, envs [][]byte, cb AckFunc) error {
 	seq := c.seq
 	c.pending[seq] = cb
 	c.mu.Unlock()
-	return c.push(&pb.Frame{Msg: &pb.Frame_Batch{Batch: &pb.Batch{Seq: seq, Envelopes: envs}}})
+	if err := c.push(&pb.Frame{Msg: &pb.Frame_Batch{Batch: &pb.Batch{Seq: seq, Envelopes: envs}}}); err != nil {
+		c.mu.Lock()
+		_, mine := c.pending[seq] // false once fail took them: it runs cb
+		delete(c.pending, seq)
+		c.mu.Unlock()
+		if !mine {
+			return nil
+		}
+		<-c.window
+		return err
+	}
+	return nil
 }
 
 // Send sends a batch and waits for its acknowledgement.

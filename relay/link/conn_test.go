@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,25 @@ func TestGoodbyeReachesPeerAfterQueuedFrames(t *testing.T) {
 	<-cb.Done()
 	if err := cb.Err(); !errors.Is(err, ErrPeerGoodbye) {
 		t.Errorf("peer ended with %v, want a goodbye", err)
+	}
+}
+
+// SendAsync either returns an error or runs its callback, never both, so
+// a sender can account for every batch exactly once.
+func TestSendAsyncErrorOrCallbackNeverBoth(t *testing.T) {
+	a, b := tcpPair(t)
+	defer b.Close()
+	ca := New(a.(Stream), fast)
+	ca.Run(&recorder{})
+	ca.Close("test")
+	var calls atomic.Int32
+	for i := 0; i < 100; i++ {
+		err := ca.SendAsync(context.Background(), [][]byte{[]byte("x")}, func(*pb.Ack, error) { calls.Add(1) })
+		if err == nil {
+			t.Fatal("SendAsync on a closed link returned no error")
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("callbacks ran %d times after SendAsync returned errors", n)
 	}
 }
