@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	client "github.com/medrelay/medrelay/client-sdk"
 	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -259,5 +261,40 @@ func TestBodyLimits(t *testing.T) {
 	wg.Wait()
 	if q := r.Status().Queues["client/rx"]; q != 12 {
 		t.Errorf("queued %d near-limit envelopes, want 12", q)
+	}
+}
+
+// A dead letter for a relay that was unknown is delivered once that relay
+// joins and an operator replays it.
+func TestReplayDeadLetterAfterItsRelayJoins(t *testing.T) {
+	dir := t.TempDir()
+	main := startRelay(t, "main", "", filepath.Join(dir, "main"))
+	c := dial(t, main, "clinic", false)
+	if _, err := c.Send(context.Background(), "county-zz/rx", "late", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a dead letter", func() bool { return main.Status().DeadLetters == 1 })
+	if _, err := main.Replay(1); !errors.Is(err, relay.ErrNoRoute) {
+		t.Fatalf("replay while county-zz is unknown: %v, want ErrNoRoute", err)
+	}
+	if _, err := main.Replay(99); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replay of a missing dead letter: %v, want ErrNotFound", err)
+	}
+	zz := startRelay(t, "county-zz", main.URL(), filepath.Join(dir, "zz"))
+	waitFor(t, "county-zz linked", func() bool { return len(main.Status().Children) == 1 })
+	in := &inbox{}
+	rx := dial(t, zz, "rx", true)
+	rx.Handle("", in.handler)
+	q, err := main.Replay(1)
+	if err != nil || q != "child/county-zz" {
+		t.Fatalf("replay = %q, %v", q, err)
+	}
+	waitFor(t, "the replayed envelope delivered", func() bool { return in.len() == 1 })
+	if main.Status().DeadLetters != 0 {
+		t.Error("the replayed dead letter is still listed")
+	}
+	recs, _ := main.Audit(relay.AuditQuery{To: "county-zz/rx"})
+	if len(recs) != 2 || recs[1].Outcome != "replayed: queued: child/county-zz" {
+		t.Errorf("audit = %+v, want the dead letter and its replay", recs)
 	}
 }

@@ -25,6 +25,7 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET /v1/status", r.serveStatus)
 	mux.HandleFunc("GET /v1/audit", r.serveAudit)
 	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
+	mux.HandleFunc("POST /v1/deadletters/{seq}/replay", r.serveReplay)
 	mux.Handle(FilesPrefix, r.fileHandler())
 	r.httpLink.Register(mux)
 	return mux
@@ -201,32 +202,6 @@ func parseAuditQuery(req *http.Request) (AuditQuery, error) {
 		q.Limit = n
 	}
 	return q, nil
-}
-
-func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
-	d, err := r.store.DeadLetters(1000)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	type item struct {
-		Seq    uint64    `json:"seq"`
-		Queue  string    `json:"queue"`
-		Reason string    `json:"reason"`
-		At     time.Time `json:"at"`
-		ID     string    `json:"id"`
-		From   string    `json:"from"`
-		To     string    `json:"to"`
-	}
-	out := []item{}
-	for _, x := range d {
-		it := item{Seq: x.Seq, Queue: x.Queue, Reason: x.Reason, At: x.At}
-		if env, err := envelope.Decode(x.Raw); err == nil {
-			it.ID, it.From, it.To = env.Id, envelope.FormatAddress(env.From), envelope.FormatAddress(env.To)
-		}
-		out = append(out, it)
-	}
-	writeJSON(w, out)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

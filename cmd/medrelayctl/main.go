@@ -30,6 +30,7 @@ commands:
   audit   query main's audit log
   bench   measure envelopes/s and one-way latency between two relays
   files   gc or list the files a relay holds (files gc --relay URL --older-than 30d)
+  deadletters  list a relay's dead letters, or replay one (deadletters replay --relay URL --seq N)
 
 Run "medrelayctl COMMAND -h" for the flags of a command.`
 
@@ -39,12 +40,13 @@ var errUsage = errors.New("usage")
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 var commands = map[string]command{
-	"send":   runSend,
-	"listen": runListen,
-	"status": runStatus,
-	"audit":  runAudit,
-	"bench":  runBench,
-	"files":  runFiles,
+	"send":        runSend,
+	"listen":      runListen,
+	"status":      runStatus,
+	"audit":       runAudit,
+	"bench":       runBench,
+	"files":       runFiles,
+	"deadletters": runDeadLetters,
 }
 
 func main() {

@@ -123,3 +123,21 @@ func (s *Store) AuditSince(since time.Time, fn func(at time.Time, rec []byte) bo
 		return nil
 	})
 }
+
+// ErrNotFound is returned for a dead letter that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DeadLetterBySeq returns one dead letter.
+func (s *Store) DeadLetterBySeq(seq uint64) (DeadLetter, error) {
+	var d DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketDead).Get(u64(seq))
+		if v == nil {
+			return fmt.Errorf("dead letter %d: %w", seq, ErrNotFound)
+		}
+		var err error
+		d, err = decodeDeadLetter(seq, v)
+		return err
+	})
+	return d, err
+}

@@ -82,6 +82,11 @@ func (t *Tx) DeadLetter(queue string, raw []byte, reason string) error {
 	return nil
 }
 
+// RemoveDeadLetter deletes a dead letter (after a replay).
+func (t *Tx) RemoveDeadLetter(seq uint64) error {
+	return t.tx.Bucket(bucketDead).Delete(u64(seq))
+}
+
 // SetSubtree records that every relay in subtree is reached through child,
 // and forgets the child's relays that are no longer in it.
 func (t *Tx) SetSubtree(child string, subtree []string) error {

@@ -1,0 +1,121 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/store"
+)
+
+// DeadLetter is a dead letter as /v1/deadletters lists it.
+type DeadLetter struct {
+	Seq    uint64    `json:"seq"`
+	Queue  string    `json:"queue"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	ID     string    `json:"id"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	// Command is the envelope's command (never its arguments or body,
+	// which may hold patient data).
+	Command string `json:"command"`
+}
+
+func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
+	d, err := r.store.DeadLetters(1000)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	out := []DeadLetter{}
+	for _, x := range d {
+		it := DeadLetter{Seq: x.Seq, Queue: x.Queue, Reason: x.Reason, At: x.At}
+		if env, err := envelope.Decode(x.Raw); err == nil {
+			it.ID, it.From, it.To, it.Command = env.Id, envelope.FormatAddress(env.From), envelope.FormatAddress(env.To), env.Command
+		}
+		out = append(out, it)
+	}
+	writeJSON(w, out)
+}
+
+// Errors of Replay.
+var (
+	ErrReplayExpired = errors.New("its expires_at has passed: the sender must send it again")
+	ErrNoRoute       = errors.New("still no route")
+)
+
+// Replay takes dead letter seq back into routing, as if it had just come
+// from below (so a node sends it up to main), for when its cause is gone:
+// a relay that was unknown has joined, say. The sender already has an
+// error receipt for it; the target may now receive it after all. It
+// returns the queue the envelope went to.
+func (r *Relay) Replay(seq uint64) (string, error) {
+	d, err := r.store.DeadLetterBySeq(seq)
+	if err != nil {
+		return "", err
+	}
+	env, err := envelope.Decode(d.Raw)
+	if err != nil {
+		return "", fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	now := time.Now()
+	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
+		return "", fmt.Errorf("dead letter %d: %w", seq, ErrReplayExpired)
+	}
+	queue, dead := r.route(env.To.Relay, peer{kind: peerClient})
+	if dead != "" {
+		return "", fmt.Errorf("dead letter %d: %w: %s", seq, ErrNoRoute, dead)
+	}
+	if queue == "" {
+		queue = "client/" + env.To.Client
+	}
+	err = r.store.Update(func(tx *store.Tx) error {
+		if err := tx.RemoveDeadLetter(seq); err != nil {
+			return err
+		}
+		if _, err := tx.Enqueue(queue, d.Raw); err != nil {
+			return err
+		}
+		if r.cfg.Role == config.RoleMain {
+			return tx.Audit(now, auditRecord(env, len(d.Raw), now, "replayed: queued: "+queue))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	r.log.Info("dead letter replayed", "seq", seq, "id", env.Id, "queue", queue)
+	return queue, nil
+}
+
+// serveReplay is POST /v1/deadletters/{seq}/replay, for the relay's own
+// machine only, like the rest of what changes a relay's state.
+func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
+	host, _, _ := net.SplitHostPort(req.RemoteAddr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		http.Error(w, "replaying dead letters is allowed only from the relay's own machine", http.StatusForbidden)
+		return
+	}
+	seq, err := strconv.ParseUint(req.PathValue("seq"), 10, 64)
+	if err != nil {
+		http.Error(w, "the dead letter's seq must be a number, as /v1/deadletters lists it", http.StatusBadRequest)
+		return
+	}
+	queue, err := r.Replay(seq)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	case errors.Is(err, ErrReplayExpired), errors.Is(err, ErrNoRoute):
+		http.Error(w, err.Error(), http.StatusConflict)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	default:
+		writeJSON(w, map[string]any{"seq": seq, "queue": queue})
+	}
+}

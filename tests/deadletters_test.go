@@ -1,0 +1,40 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An operator lists main's dead letters and replays one once its relay
+// has joined the network.
+func TestOperatorReplaysADeadLetter(t *testing.T) {
+	dir := t.TempDir()
+	main := newRelay(t, dir, "main", nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := ctl(t, ctx, "send", "--relay", main.URL, "--id", "clinic", "--to", "county-zz/rx", "--command", "consult.request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = strings.TrimSpace(id)
+	waitFor(t, "the dead letter", func() bool { return main.Status().DeadLetters == 1 })
+	list, err := ctl(t, ctx, "deadletters", "--relay", main.URL)
+	if err != nil || !strings.Contains(list, "unknown relay county-zz") || !strings.Contains(list, id) {
+		t.Fatalf("deadletters listed %q, %v", list, err)
+	}
+	if _, err := ctl(t, ctx, "deadletters", "replay", "--relay", main.URL, "--seq", "1"); err == nil || !strings.Contains(err.Error(), "still no route") {
+		t.Fatalf("replay before county-zz joined: %v, want a refusal saying there is still no route", err)
+	}
+	zz := newRelay(t, dir, "county-zz", main, "")
+	waitFor(t, "county-zz linked", func() bool { return routedRelays(main) == 1 })
+	out, err := ctl(t, ctx, "deadletters", "replay", "--relay", main.URL, "--seq", "1")
+	if err != nil || !strings.Contains(out, "queued for child/county-zz") {
+		t.Fatalf("replay: %q, %v", out, err)
+	}
+	recv, err := ctl(t, ctx, "listen", "--relay", zz.URL, "--id", "rx", "--count", "1", "--timeout", "20s")
+	if err != nil || !strings.Contains(recv, id) {
+		t.Fatalf("the replayed envelope did not arrive: %q, %v", recv, err)
+	}
+}
