@@ -49,6 +49,13 @@ func WithFiles(files ...*pb.FileRef) SendOption {
 	return func(e *pb.Envelope) { e.Files = append(e.Files, files...) }
 }
 
+// WithDeliveredReceipt asks for a receipt (command medrelay.receipt,
+// status DELIVERED, correlation_id this envelope's id) once the target
+// application has acknowledged the envelope.
+func WithDeliveredReceipt() SendOption {
+	return func(e *pb.Envelope) { e.Receipts = append(e.Receipts, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) }
+}
+
 // AsEvent marks the envelope as an event rather than a command.
 func AsEvent() SendOption {
 	return func(e *pb.Envelope) { e.Kind = pb.Kind_KIND_EVENT }

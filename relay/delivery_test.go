@@ -298,3 +298,32 @@ func TestReplayDeadLetterAfterItsRelayJoins(t *testing.T) {
 		t.Errorf("audit = %+v, want the dead letter and its replay", recs)
 	}
 }
+
+// A sender that asks for it gets a DELIVERED receipt once the target
+// application has acknowledged the envelope; others get none.
+func TestDeliveredReceipt(t *testing.T) {
+	n := startNetwork(t)
+	ctx := context.Background()
+	receipts := &inbox{}
+	tx := dial(t, n.relays["township-a1"], "clinic-7", true)
+	tx.Handle(relay.ReceiptCommand, receipts.handler)
+	got := &inbox{}
+	rx := dial(t, n.relays["county-b"], "radiology", true)
+	rx.Handle("", got.handler)
+	id, err := tx.Send(ctx, "county-b/radiology", "consult.request", nil, nil, client.WithDeliveredReceipt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Send(ctx, "county-b/radiology", "no-receipt-please", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both delivered and a receipt back", func() bool { return got.len() == 2 && receipts.len() >= 1 })
+	time.Sleep(200 * time.Millisecond)
+	if receipts.len() != 1 {
+		t.Fatalf("%d receipts, want 1", receipts.len())
+	}
+	r := receipts.envs[0]
+	if r.CorrelationId != id || r.Receipt.GetStatus() != pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED || r.From.Relay != "county-b" {
+		t.Errorf("receipt = %v", r)
+	}
+}

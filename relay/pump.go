@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/relay/envelope"
@@ -68,29 +69,47 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 	}
 }
 
-// acked removes acknowledged entries. Refused ones become dead letters with
-// a receipt to their sender.
+// acked removes acknowledged entries. Refused ones become dead letters
+// with a receipt to their sender; envelopes a local client acknowledged
+// that asked for a DELIVERED receipt get one.
 func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
 	seqs := make([]uint64, len(entries))
+	refused := make(map[uint32]string, len(ack.Rejected))
+	for _, rj := range ack.Rejected {
+		refused[rj.Index] = rj.Reason
+	}
+	var delivered []store.Entry
 	for i, e := range entries {
 		seqs[i] = e.Seq
+		if _, no := refused[uint32(i)]; !no && strings.HasPrefix(queue, "client/") &&
+			envelope.WantsReceipt(e.Raw, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
+			delivered = append(delivered, e)
+		}
 	}
-	rejected := ack.Rejected
-	if len(rejected) == 0 {
+	if len(refused) == 0 && len(delivered) == 0 {
 		r.store.RemoveLater(queue, seqs)
 		return
 	}
 	r.store.Submit(func(tx *store.Tx) error {
-		for _, rj := range rejected {
-			if int(rj.Index) >= len(entries) {
+		for i, reason := range refused {
+			if int(i) >= len(entries) {
 				continue
 			}
-			raw := entries[rj.Index].Raw
+			raw := entries[i].Raw
 			env, err := envelope.Decode(raw)
 			if err != nil {
-				env = &pb.Envelope{Id: rj.Id, Kind: pb.Kind_KIND_RECEIPT}
+				env = &pb.Envelope{Kind: pb.Kind_KIND_RECEIPT}
 			}
-			if err := r.deadLetter(tx, queue, env, raw, "refused by next hop: "+rj.Reason, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE); err != nil {
+			if err := r.deadLetter(tx, queue, env, raw, "refused by next hop: "+reason, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE); err != nil {
+				return err
+			}
+		}
+		for _, e := range delivered {
+			env, err := envelope.Decode(e.Raw)
+			if err != nil {
+				continue
+			}
+			if err := r.queueReceipt(tx, env, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED, "delivered to "+envelope.FormatAddress(env.To)); err != nil {
 				return err
 			}
 		}

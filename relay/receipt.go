@@ -25,7 +25,13 @@ func (r *Relay) deadLetter(tx *store.Tx, queue string, env *pb.Envelope, raw []b
 	if err := tx.DeadLetter(queue, raw, reason); err != nil {
 		return err
 	}
-	if env.Kind == pb.Kind_KIND_RECEIPT {
+	return r.queueReceipt(tx, env, status, reason)
+}
+
+// queueReceipt queues, in tx, a receipt about env to its sender. Receipts
+// are never made about receipts, nor for senders no route leads to.
+func (r *Relay) queueReceipt(tx *store.Tx, env *pb.Envelope, status pb.ReceiptStatus, reason string) error {
+	if env.Kind == pb.Kind_KIND_RECEIPT || env.From == nil {
 		return nil
 	}
 	rc := r.receipt(env, status, reason)

@@ -170,3 +170,52 @@ func ExpiresAt(raw []byte) time.Time {
 	}
 	return time.Time{}
 }
+
+// WantsReceipt reports whether an encoded envelope asks for a receipt of
+// the given status (field 13, packed or not), without decoding the rest.
+func WantsReceipt(raw []byte, status pb.ReceiptStatus) bool {
+	for len(raw) > 0 {
+		num, typ, n := protowire.ConsumeTag(raw)
+		if n < 0 {
+			return false
+		}
+		raw = raw[n:]
+		if num == 13 {
+			switch typ {
+			case protowire.VarintType:
+				v, n := protowire.ConsumeVarint(raw)
+				if n < 0 {
+					return false
+				}
+				if v == uint64(status) {
+					return true
+				}
+				raw = raw[n:]
+				continue
+			case protowire.BytesType:
+				packed, n := protowire.ConsumeBytes(raw)
+				if n < 0 {
+					return false
+				}
+				for len(packed) > 0 {
+					v, m := protowire.ConsumeVarint(packed)
+					if m < 0 {
+						return false
+					}
+					if v == uint64(status) {
+						return true
+					}
+					packed = packed[m:]
+				}
+				raw = raw[n:]
+				continue
+			}
+		}
+		n = protowire.ConsumeFieldValue(num, typ, raw)
+		if n < 0 {
+			return false
+		}
+		raw = raw[n:]
+	}
+	return false
+}

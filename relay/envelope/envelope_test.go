@@ -141,3 +141,29 @@ func TestAppendHopMatchesProto(t *testing.T) {
 		}
 	}
 }
+
+func TestWantsReceipt(t *testing.T) {
+	e := sample()
+	raw, _ := proto.Marshal(e)
+	if WantsReceipt(raw, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
+		t.Error("an envelope asking for nothing wants a receipt")
+	}
+	e.Receipts = []pb.ReceiptStatus{pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED}
+	packed, _ := proto.Marshal(e)
+	packed = AppendHop(packed, "main", time.Now())
+	if !WantsReceipt(packed, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
+		t.Error("packed receipts: DELIVERED not found")
+	}
+	// The same field unpacked (legal protobuf) must be understood too.
+	unpacked := protowire.AppendTag(append([]byte(nil), raw...), 13, protowire.VarintType)
+	unpacked = protowire.AppendVarint(unpacked, uint64(pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED))
+	if !WantsReceipt(unpacked, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
+		t.Error("unpacked receipts: DELIVERED not found")
+	}
+	if WantsReceipt(unpacked, pb.ReceiptStatus_RECEIPT_STATUS_UNDELIVERABLE) {
+		t.Error("found a status that was not asked for")
+	}
+	if WantsReceipt([]byte{0x6a, 0xff}, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
+		t.Error("garbage wants a receipt")
+	}
+}
