@@ -24,6 +24,7 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", r.serveMetrics)
 	mux.HandleFunc("GET /v1/status", r.serveStatus)
 	mux.HandleFunc("GET /v1/audit", r.serveAudit)
+	mux.HandleFunc("GET /v1/audit/verify", r.serveAuditVerify)
 	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
 	mux.HandleFunc("POST /v1/deadletters/{seq}/replay", r.serveReplay)
 	mux.Handle(FilesPrefix, r.fileHandler())
@@ -175,6 +176,20 @@ func (r *Relay) serveAudit(w http.ResponseWriter, req *http.Request) {
 	for _, rec := range recs {
 		enc.Encode(rec)
 	}
+}
+
+// serveAuditVerify recomputes main's audit hash chain.
+func (r *Relay) serveAuditVerify(w http.ResponseWriter, _ *http.Request) {
+	if r.cfg.Role != config.RoleMain {
+		http.Error(w, "the audit log is kept by main; ask the main relay", http.StatusNotFound)
+		return
+	}
+	res, err := r.store.VerifyAudit()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, res)
 }
 
 func parseAuditQuery(req *http.Request) (AuditQuery, error) {

@@ -10,9 +10,13 @@ import (
 
 	"github.com/medrelay/medrelay/relay"
 	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/store"
 )
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return runAuditVerify(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlags("audit", stderr)
 	cf := addConnFlags(fs)
 	relayURL := fs.String("relay", "", "the main relay's URL")
@@ -78,6 +82,42 @@ func checkAddrFilter(name, a string) error {
 		if _, err2 := envelope.ParseAddress(a + "/"); err2 != nil {
 			return fmt.Errorf("%w: --%s %q is invalid: use RELAY/CLIENT or RELAY", errUsage, name, a)
 		}
+	}
+	return nil
+}
+
+// runAuditVerify checks main's audit hash chain:
+//
+//	medrelayctl audit verify --relay URL [--json]
+//
+// It exits non-zero when a record was changed or removed.
+func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit verify", stderr)
+	cf := addConnFlags(fs)
+	relayURL := fs.String("relay", "", "the main relay's URL")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parse(fs, args, "relay"); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
+		return err
+	}
+	body, err := get(ctx, cf, *relayURL, "/v1/audit/verify", nil)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	var res store.AuditCheck
+	if err := json.NewDecoder(body).Decode(&res); err != nil {
+		return fmt.Errorf("decode audit check: %w", err)
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(res)
+	} else if res.OK {
+		fmt.Fprintf(stdout, "audit chain intact: %d records, head %s\n", res.Records, res.Head)
+	}
+	if !res.OK {
+		return fmt.Errorf("audit chain broken after %d good records, at %s: %s", res.Records, res.BrokenAt.Format(time.RFC3339Nano), res.Problem)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ commands:
   send    send one envelope and print its id once the relay stored it
   listen  print envelopes received for a client id, and acknowledge them
   status  show a relay's links and queues
-  audit   query main's audit log
+  audit   query main's audit log (audit verify checks its hash chain)
   bench   measure envelopes/s and one-way latency between two relays
   files   gc or list the files a relay holds (files gc --relay URL --older-than 30d)
   deadletters  list a relay's dead letters, or replay one (deadletters replay --relay URL --seq N)

@@ -32,6 +32,9 @@ var (
 	bucketDead   = []byte("dead")
 	bucketAudit  = []byte("audit")
 	bucketMeta   = []byte("meta")
+
+	keyAuditHead = []byte("audit-head") // hash of the last audit record
+	keyAuditLast = []byte("audit-last") // time key of the last audit record
 )
 
 // ErrClosed is returned by Submit after Close.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
 )
 
 func open(t *testing.T, dir string) *Store {
@@ -260,5 +262,56 @@ func TestBusyWriterGathersAGroupIdleWriterDoesNot(t *testing.T) {
 	}
 	if got := s.Stats().Commits - before; got != 1 {
 		t.Errorf("%d commits for 7 submissions on a busy store, want 1", got)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	s := open(t, t.TempDir())
+	at := time.Now()
+	for i := 0; i < 5; i++ {
+		// The clock steps back once: order must still be the order of appending.
+		when := at.Add(time.Duration(i) * time.Second)
+		if i == 3 {
+			when = at.Add(-time.Hour)
+		}
+		rec := []byte(fmt.Sprintf(`{"n":%d}`, i))
+		if err := s.Update(func(tx *Tx) error { return tx.Audit(when, rec) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var order []string
+	s.AuditSince(time.Time{}, func(_ time.Time, rec []byte) bool { order = append(order, string(rec)); return true })
+	if fmt.Sprint(order) != `[{"n":0} {"n":1} {"n":2} {"n":3} {"n":4}]` {
+		t.Errorf("records in order %v", order)
+	}
+	res, err := s.VerifyAudit()
+	if err != nil || !res.OK || res.Records != 5 || len(res.Head) != 64 {
+		t.Fatalf("intact log: %+v, %v", res, err)
+	}
+	// Change the third record's text, keeping its stored hash.
+	s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		k, v := c.First()
+		k, v = c.Next()
+		k, v = c.Next()
+		forged := append(bytes.Clone(v[:32]), []byte(`{"n":99}`)...)
+		return tx.Bucket(bucketAudit).Put(bytes.Clone(k), forged)
+	})
+	if res, _ := s.VerifyAudit(); res.OK || res.Records != 2 {
+		t.Errorf("changed record: %+v, want a broken chain after 2 good records", res)
+	}
+}
+
+func TestAuditChainDetectsRemovedTail(t *testing.T) {
+	s := open(t, t.TempDir())
+	for i := 0; i < 3; i++ {
+		s.Update(func(tx *Tx) error { return tx.Audit(time.Now(), []byte("r")) })
+	}
+	s.db.Update(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketAudit).Cursor().Last()
+		return tx.Bucket(bucketAudit).Delete(bytes.Clone(k))
+	})
+	if res, _ := s.VerifyAudit(); res.OK {
+		t.Errorf("removed last record: %+v, want not OK", res)
 	}
 }

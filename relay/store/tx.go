@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -118,15 +119,34 @@ func (t *Tx) SetSubtree(child string, subtree []string) error {
 	return nil
 }
 
-// Audit appends a record to the audit log, keyed by time.
+// Audit appends a record to the audit log, keyed by time (never earlier
+// than the record before, so that key order is the order of appending)
+// and chained to the record before by SHA-256: each stored value is
+// SHA-256(previous hash, record) followed by the record, so that a record
+// changed or removed afterwards breaks the chain (see VerifyAudit).
 func (t *Tx) Audit(at time.Time, rec []byte) error {
 	b := t.tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
+	meta := t.tx.Bucket(bucketMeta)
+	nanos := uint64(at.UnixNano())
+	if last := meta.Get(keyAuditLast); len(last) == 8 && binary.BigEndian.Uint64(last) > nanos {
+		nanos = binary.BigEndian.Uint64(last)
+	}
 	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(k, nanos)
 	binary.BigEndian.PutUint64(k[8:], seq)
-	return b.Put(k, rec)
+	h := sha256.New()
+	h.Write(meta.Get(keyAuditHead))
+	h.Write(rec)
+	sum := h.Sum(nil)
+	if err := meta.Put(keyAuditHead, sum); err != nil {
+		return err
+	}
+	if err := meta.Put(keyAuditLast, k[:8]); err != nil {
+		return err
+	}
+	return b.Put(k, append(sum, rec...))
 }
