@@ -102,14 +102,9 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cf.check(); err != nil {
 		return err
 	}
-	body, err := get(ctx, cf, *relayURL, "/v1/audit/verify", nil)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
 	var res store.AuditCheck
-	if err := json.NewDecoder(body).Decode(&res); err != nil {
-		return fmt.Errorf("decode audit check: %w", err)
+	if err := getJSON(ctx, cf, *relayURL, "/v1/audit/verify", nil, &res); err != nil {
+		return err
 	}
 	if *asJSON {
 		json.NewEncoder(stdout).Encode(res)

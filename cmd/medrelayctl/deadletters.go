@@ -37,18 +37,9 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return replayDeadLetter(ctx, cf, *relayURL, *seq, stdout)
 	}
-	body, err := get(ctx, cf, *relayURL, "/v1/deadletters", nil)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if *asJSON {
-		_, err := io.Copy(stdout, body)
-		return err
-	}
 	var list []relay.DeadLetter
-	if err := json.NewDecoder(body).Decode(&list); err != nil {
-		return fmt.Errorf("decode dead letters: %w", err)
+	if err := getJSON(ctx, cf, *relayURL, "/v1/deadletters", rawTo(*asJSON, stdout), &list); err != nil || *asJSON {
+		return err
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(stdout, "no dead letters")

@@ -24,20 +24,37 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := cf.check(); err != nil {
 		return err
 	}
-	body, err := get(ctx, cf, *relayURL, "/v1/status", nil)
+	var st relay.Status
+	if err := getJSON(ctx, cf, *relayURL, "/v1/status", rawTo(*asJSON, stdout), &st); err != nil || *asJSON {
+		return err
+	}
+	printStatus(stdout, &st)
+	return nil
+}
+
+// getJSON fetches path from the relay's admin API: with raw set it copies
+// the JSON there as it is, otherwise it decodes it into v.
+func getJSON(ctx context.Context, cf *connFlags, base, path string, raw io.Writer, v any) error {
+	body, err := get(ctx, cf, base, path, nil)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
-	if *asJSON {
-		_, err := io.Copy(stdout, body)
+	if raw != nil {
+		_, err := io.Copy(raw, body)
 		return err
 	}
-	var st relay.Status
-	if err := json.NewDecoder(body).Decode(&st); err != nil {
-		return fmt.Errorf("decode status: %w", err)
+	if err := json.NewDecoder(body).Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
 	}
-	printStatus(stdout, &st)
+	return nil
+}
+
+// rawTo returns w when the user asked for JSON, else nil.
+func rawTo(asJSON bool, w io.Writer) io.Writer {
+	if asJSON {
+		return w
+	}
 	return nil
 }
 
