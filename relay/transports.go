@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/relay/auth"
+	"github.com/medrelay/medrelay/relay/hello"
 	"github.com/medrelay/medrelay/relay/httplink"
 	"github.com/medrelay/medrelay/relay/link"
 	"github.com/medrelay/medrelay/relay/quiclink"
@@ -19,20 +19,10 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// Link is what the routing core needs of a link, whatever carries it: a
-// link.Conn on a TCP or QUIC stream, or an HTTP link session.
-type Link interface {
-	// Run hands what the peer sends to h.
-	Run(h link.Handler)
-	// SendAsync sends a batch; cb gets the peer's acknowledgement or the
-	// error that ended the link.
-	SendAsync(ctx context.Context, envs [][]byte, cb link.AckFunc) error
-	// Announce tells the parent this relay's subtree (links to a parent only).
-	Announce(subtree []string) error
-	Done() <-chan struct{}
-	Err() error
-	Close(reason string) error
-}
+// Link is what the routing core needs of a link, whatever carries it.
+// It is the dialers' hello.Link: the core serves the links it accepts and
+// the one it dials to its parent alike.
+type Link = hello.Link
 
 var (
 	_ Link = (*link.Conn)(nil)

@@ -17,10 +17,17 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// Link is an established link of any transport, as a dialer gets it.
+// Link is an established link of any transport: a link.Conn on a TCP or
+// QUIC stream, or either end of an HTTP link. Dialers get one from
+// Connect; the relay's routing core serves both ends through it.
 type Link interface {
+	// Run hands what the peer sends to h.
 	Run(h link.Handler)
+	// SendAsync sends a batch; cb gets the peer's acknowledgement or the
+	// error that ended the link. When SendAsync returns an error, cb
+	// never runs.
 	SendAsync(ctx context.Context, envs [][]byte, cb link.AckFunc) error
+	// Announce tells the parent this relay's subtree (links to a parent only).
 	Announce(subtree []string) error
 	Done() <-chan struct{}
 	Err() error
