@@ -65,7 +65,7 @@ func (c *Client) connect(ctx context.Context) (hello.Link, error) {
 // connLoop serves links one after another until Close.
 func (c *Client) connLoop(conn hello.Link) {
 	defer c.wg.Done()
-	backoff := 100 * time.Millisecond
+	var backoff hello.Backoff
 	for {
 		c.setConn(conn)
 		conn.Run(&receiver{c: c})
@@ -101,16 +101,16 @@ func (c *Client) connLoop(conn hello.Link) {
 			var err error
 			conn, err = c.connect(c.ctx)
 			if err == nil {
-				backoff = 100 * time.Millisecond
+				backoff.Reset()
 				break
 			}
-			c.opts.Logger.Warn("reconnect", "relay", c.opts.Relay, "err", err, "retry_in", backoff)
+			wait := backoff.Next()
+			c.opts.Logger.Warn("reconnect", "relay", c.opts.Relay, "err", err, "retry_in", wait)
 			select {
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			case <-c.ctx.Done():
 				return
 			}
-			backoff = min(2*backoff, 5*time.Second)
 		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -120,29 +119,24 @@ func (u *Uplink) State() State {
 
 // Run connects and reconnects until ctx ends.
 func (u *Uplink) Run(ctx context.Context) {
-	backoff := u.opts.MinBackoff
+	backoff := hello.Backoff{Min: u.opts.MinBackoff, Max: u.opts.MaxBackoff}
 	for ctx.Err() == nil {
 		connected, err := u.once(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if connected {
-			backoff = u.opts.MinBackoff
+			backoff.Reset()
 		}
 		u.setDown(err)
-		u.opts.Logger.Warn("parent link down", "parent", u.opts.ParentURL, "err", err, "retry_in", backoff)
+		wait := backoff.Next()
+		u.opts.Logger.Warn("parent link down", "parent", u.opts.ParentURL, "err", err, "retry_in", wait)
 		select {
-		case <-time.After(jitter(backoff)):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return
 		}
-		backoff = min(2*backoff, u.opts.MaxBackoff)
 	}
-}
-
-// jitter returns d scaled by a random factor in [0.5, 1.5).
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.5 + rand.Float64()))
 }
 
 // once makes one connection and serves it until it ends.

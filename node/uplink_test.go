@@ -12,15 +12,6 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-func TestJitterStaysWithinHalfAndOneAndAHalf(t *testing.T) {
-	for i := 0; i < 1000; i++ {
-		d := jitter(time.Second)
-		if d < 500*time.Millisecond || d >= 1500*time.Millisecond {
-			t.Fatalf("jitter(1s) = %v, want [0.5s, 1.5s)", d)
-		}
-	}
-}
-
 // An unreachable parent is tried again and again, with growing but capped
 // waits, and the state says why it is not connected.
 func TestUplinkRetriesForeverWithCappedBackoff(t *testing.T) {
