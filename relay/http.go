@@ -50,10 +50,11 @@ func (r *Relay) serveHello(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (r *Relay) serveReady(w http.ResponseWriter, _ *http.Request) {
-	st := r.Status()
-	if st.Parent != nil && st.Parent.State != "connected" {
-		http.Error(w, "parent link is "+st.Parent.State, http.StatusServiceUnavailable)
-		return
+	if r.uplink != nil {
+		if up := r.uplink.State(); up.State != "connected" {
+			http.Error(w, "parent link is "+up.State, http.StatusServiceUnavailable)
+			return
+		}
 	}
 	fmt.Fprintln(w, "ready")
 }
@@ -118,9 +119,7 @@ func (r *Relay) Status() Status {
 	r.mu.RUnlock()
 	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })
 	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ID < st.Clients[j].ID })
-	if d, err := r.store.DeadLetters(1 << 20); err == nil {
-		st.DeadLetters = len(d)
-	}
+	st.DeadLetters = r.store.DeadLetterCount()
 	return st
 }
 

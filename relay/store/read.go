@@ -91,6 +91,16 @@ func decodeDeadLetter(seq uint64, v []byte) (DeadLetter, error) {
 	return d, nil
 }
 
+// DeadLetterCount returns how many dead letters the store holds.
+func (s *Store) DeadLetterCount() int {
+	n := 0
+	s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketDead).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
 // DeadLetters returns up to max dead letters, oldest first.
 func (s *Store) DeadLetters(max int) ([]DeadLetter, error) {
 	var out []DeadLetter
