@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -71,6 +72,10 @@ type Status struct {
 	DeadLetters int            `json:"dead_letters"`
 	Commits     uint64         `json:"commits"`
 	CommitLast  string         `json:"commit_latency_last"`
+	// CommitAvg is the mean commit time since start, and CommitGroup the
+	// mean number of submissions each commit served.
+	CommitAvg   string  `json:"commit_latency_avg"`
+	CommitGroup float64 `json:"commit_group_avg"`
 }
 
 // ChildStatus describes a child relay.
@@ -96,6 +101,10 @@ func (r *Relay) Status() Status {
 	st := Status{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Queues: r.store.Depths()}
 	cs := r.store.Stats()
 	st.Commits, st.CommitLast = cs.Commits, cs.LastLatency.String()
+	if cs.Commits > 0 {
+		st.CommitAvg = (cs.TotalLatency / time.Duration(cs.Commits)).String()
+		st.CommitGroup = math.Round(float64(cs.Submissions)/float64(cs.Commits)*10) / 10
+	}
 	r.mu.RLock()
 	if r.uplink != nil {
 		up := r.uplink.State()

@@ -90,16 +90,22 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 		return
 	}
-	done := r.store.Submit(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) })
-	go func() {
-		if err := <-done; err != nil {
+	store := func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }
+	// then runs on the store's writer: ack must not block (Link acks don't).
+	then := func(err error) {
+		if err != nil {
 			// No ack: closing the link makes the sender resend on the next one.
 			r.log.Error("commit batch", "err", err)
-			h.conn.Close("relay could not store the batch")
+			go h.conn.Close("relay could not store the batch")
 			return
 		}
 		ack(rejected)
-	}()
+	}
+	if h.p.kind == peerClient {
+		r.store.SubmitThen(store, then)
+	} else {
+		r.store.SubmitForwarded(store, then)
+	}
 }
 
 // accept decodes and checks one envelope from peer p and decides its queue.

@@ -38,7 +38,7 @@ var ErrClosed = errors.New("link closed")
 type Handler interface {
 	// Batch is called for each batch received. The handler calls ack
 	// exactly once, from any goroutine, after the envelopes are durably
-	// stored (or refused).
+	// stored (or refused). ack never blocks.
 	Batch(b *pb.Batch, ack func(rejected []*pb.Rejection))
 	// Announce is called when a child relay announces a new subtree.
 	Announce(subtree []string)
@@ -243,8 +243,15 @@ func (c *Conn) Announce(subtree []string) error {
 	return c.push(&pb.Frame{Msg: &pb.Frame_Announce{Announce: &pb.Announce{Subtree: subtree}}})
 }
 
+// ack queues an acknowledgement without blocking: handlers may call it
+// from a relay's store writer, which must never wait on a slow peer.
 func (c *Conn) ack(seq uint64, rejected []*pb.Rejection) {
-	c.push(&pb.Frame{Msg: &pb.Frame_Ack{Ack: &pb.Ack{Seq: seq, Rejected: rejected}}})
+	f := &pb.Frame{Msg: &pb.Frame_Ack{Ack: &pb.Ack{Seq: seq, Rejected: rejected}}}
+	select {
+	case c.out <- f:
+	default:
+		go c.push(f)
+	}
 }
 
 func (c *Conn) push(f *pb.Frame) error {

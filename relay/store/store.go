@@ -48,6 +48,10 @@ type Options struct {
 	// GroupDelay is the longest a busy writer waits for a group to fill
 	// (default 500µs; negative: never wait). See gather.
 	GroupDelay time.Duration
+	// ForwardInterval is the shortest time between the starts of two
+	// commits that store only forwarded traffic (default 2ms; negative:
+	// none). See SubmitForwarded.
+	ForwardInterval time.Duration
 	// MaxPending bounds submissions waiting for the writer (default 4096);
 	// Submit blocks beyond it, which slows readers down instead of growing
 	// memory.
@@ -72,12 +76,26 @@ type Store struct {
 	depths  map[string]int
 	commits commitStats
 
+	closeMu   sync.RWMutex
+	closed    bool
 	closeOnce sync.Once
 }
 
 type request struct {
 	fn   func(*Tx) error
-	done chan error
+	done chan error      // nil when then is set
+	then func(err error) // runs on the writer goroutine
+	// forwarded marks traffic from another relay, whose sender does not
+	// wait on this commit the way a client does (see SubmitForwarded).
+	forwarded bool
+}
+
+func (r *request) finish(err error) {
+	if r.then != nil {
+		r.then(err)
+		return
+	}
+	r.done <- err
 }
 
 // Open opens or creates the store in dir.
@@ -87,6 +105,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.GroupDelay == 0 {
 		opts.GroupDelay = DefaultGroupDelay
+	}
+	if opts.ForwardInterval == 0 {
+		opts.ForwardInterval = DefaultForwardInterval
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 4096
@@ -149,6 +170,9 @@ func (s *Store) init() error {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
 		close(s.quit)
 		s.wg.Wait()
 		s.alloc.close()
@@ -164,12 +188,39 @@ func (s *Store) Close() error {
 // committed again without it.
 func (s *Store) Submit(fn func(*Tx) error) <-chan error {
 	r := &request{fn: fn, done: make(chan error, 1)}
-	select {
-	case s.reqs <- r:
-	case <-s.quit:
-		r.done <- ErrClosed
-	}
+	s.enqueue(r)
 	return r.done
+}
+
+// SubmitThen is Submit with a callback instead of a channel: then runs on
+// the writer goroutine once the commit is on disk (or failed), which saves
+// a goroutine hand-off per batch. then must not block, nor submit.
+func (s *Store) SubmitThen(fn func(*Tx) error, then func(error)) {
+	s.enqueue(&request{fn: fn, then: then})
+}
+
+// SubmitForwarded is SubmitThen for envelopes forwarded by another relay.
+// Nobody waits on such a commit synchronously: the relay that sent them
+// keeps its batches in flight. So while forwarded traffic alone is
+// pending, the writer starts commits at most every ForwardInterval, and
+// each one serves more batches. On a relay in the middle of a path this
+// cuts the fsyncs per envelope several times over, leaving the disk to
+// the commits clients wait on. A quiet relay is not slowed: its commits
+// are already further apart than the interval.
+func (s *Store) SubmitForwarded(fn func(*Tx) error, then func(error)) {
+	s.enqueue(&request{fn: fn, then: then, forwarded: true})
+}
+
+func (s *Store) enqueue(r *request) {
+	// closeMu keeps a submission from landing in reqs after the writer's
+	// last drain, where nothing would ever finish it.
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		r.finish(ErrClosed)
+		return
+	}
+	s.reqs <- r
 }
 
 // Update submits fn and waits for its commit.
@@ -179,6 +230,7 @@ func (s *Store) writer() {
 	defer s.wg.Done()
 	var batch []*request
 	last := 0 // submissions the previous commit served
+	var lastStart time.Time
 	// lazyTimer commits removals on their own when no other commit comes.
 	lazyTimer := time.NewTimer(time.Hour)
 	lazyTimer.Stop()
@@ -201,14 +253,53 @@ func (s *Store) writer() {
 			s.commit(nil) // removals still pending
 			return
 		}
+		batch = s.pace(batch, lastStart)
 		batch = s.gather(batch, last)
 		last = len(batch)
+		lastStart = time.Now()
 		s.commit(batch)
 	}
 }
 
 // DefaultGroupDelay is the longest a busy writer waits for a group to fill.
 const DefaultGroupDelay = 500 * time.Microsecond
+
+// DefaultForwardInterval is the default Options.ForwardInterval.
+const DefaultForwardInterval = 2 * time.Millisecond
+
+// pace holds a batch of forwarded traffic until ForwardInterval has passed
+// since the previous commit started, adding what arrives meanwhile. A
+// submission a client waits on ends the wait at once.
+func (s *Store) pace(batch []*request, lastStart time.Time) []*request {
+	wait := s.opts.ForwardInterval - time.Since(lastStart)
+	if s.opts.ForwardInterval < 0 || wait <= 0 || !allForwarded(batch) {
+		return batch
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+			if !r.forwarded {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-s.quit:
+			return batch
+		}
+	}
+}
+
+func allForwarded(batch []*request) bool {
+	for _, r := range batch {
+		if !r.forwarded {
+			return false
+		}
+	}
+	return len(batch) > 0
+}
 
 // gather adds what is pending to batch. When the previous commit served
 // several submissions (a busy relay), it waits up to Options.GroupDelay for about
@@ -275,7 +366,7 @@ func (s *Store) drainClosed() {
 	for {
 		select {
 		case r := <-s.reqs:
-			r.done <- ErrClosed
+			r.finish(ErrClosed)
 		default:
 			return
 		}
@@ -312,7 +403,7 @@ func (s *Store) commit(batch []*request) {
 		s.restoreLazy(lazy)
 	}
 	if failed != nil {
-		failed.done <- failErr
+		failed.finish(failErr)
 		rest := make([]*request, 0, len(batch)-1)
 		for _, r := range batch {
 			if r != failed {
@@ -329,7 +420,7 @@ func (s *Store) commit(batch []*request) {
 		s.recordCommit(len(batch), time.Since(start))
 	}
 	for _, r := range batch {
-		r.done <- err
+		r.finish(err)
 	}
 	if err == nil {
 		s.preallocate()
