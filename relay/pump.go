@@ -11,10 +11,15 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// Batch limits for what a pump sends in one frame.
+// Batch limits for what a pump sends in one frame, and how many of its
+// batches may wait for acknowledgement at once. While two are in flight,
+// new entries gather into the next batch instead of a frame each: the
+// next hop acknowledges them in groups anyway (see store.SubmitForwarded),
+// and fewer, larger batches cost both ends fewer syscalls and wake-ups.
 const (
 	pumpBatchMax   = 256
 	pumpBatchBytes = 512 << 10
+	pumpInFlight   = 2
 )
 
 // pump sends queue over c, oldest first, until c ends. An entry leaves the
@@ -35,7 +40,13 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 	}()
 	sig := r.store.Signal(queue)
 	var cursor uint64
+	slots := make(chan struct{}, pumpInFlight)
 	for ctx.Err() == nil {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		entries, err := r.store.Read(queue, cursor, maxBatch, pumpBatchBytes)
 		if err != nil {
 			r.log.Error("read queue", "queue", queue, "err", err)
@@ -43,6 +54,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 			return
 		}
 		if len(entries) == 0 {
+			<-slots
 			select {
 			case <-sig:
 			case <-ctx.Done():
@@ -52,6 +64,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 		cursor = entries[len(entries)-1].Seq
 		entries = r.dropExpired(queue, entries)
 		if len(entries) == 0 {
+			<-slots
 			continue
 		}
 		raws := make([][]byte, len(entries))
@@ -62,6 +75,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 			if err == nil {
 				r.acked(queue, entries, ack)
 			}
+			<-slots
 		})
 		if err != nil {
 			return

@@ -343,8 +343,12 @@ const LazyDelay = 20 * time.Millisecond
 // envelopes, which halves the fsyncs of a relay that forwards.
 func (s *Store) RemoveLater(queue string, seqs []uint64) {
 	s.lazyMu.Lock()
+	first := len(s.lazy) == 0
 	s.lazy[queue] = append(s.lazy[queue], seqs...)
 	s.lazyMu.Unlock()
+	if !first {
+		return // the writer was told when the first one came
+	}
 	select {
 	case s.lazyKick <- struct{}{}:
 	default:
