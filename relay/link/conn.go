@@ -79,7 +79,15 @@ type Conn struct {
 	r    *wire.Reader
 	w    *wire.Writer
 
-	out    chan *pb.Frame
+	// out holds frames to write, in order. They leave it only under wmu,
+	// either in the goroutine that queued them (when nobody else was
+	// writing) or in writeLoop, which wake calls for.
+	out           chan *pb.Frame
+	wake          chan struct{}
+	wmu           sync.Mutex
+	lastWrite     time.Time // under wmu
+	writeDeadline time.Time // when it was last set, under wmu
+
 	window chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -100,6 +108,7 @@ func New(s Stream, opts Options) *Conn {
 		r:       wire.NewReader(s, opts.MaxFrame),
 		w:       wire.NewWriter(s, opts.MaxFrame),
 		out:     make(chan *pb.Frame, 4*opts.Window),
+		wake:    make(chan struct{}, 1),
 		window:  make(chan struct{}, opts.Window),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]AckFunc),
@@ -152,6 +161,7 @@ func (c *Conn) Close(reason string) error {
 	if started {
 		select {
 		case c.out <- &pb.Frame{Msg: &pb.Frame_Goodbye{Goodbye: &pb.Goodbye{Reason: reason}}}:
+			c.wakeWriter()
 			select {
 			case <-c.done:
 			case <-time.After(time.Second):
@@ -240,26 +250,55 @@ func (c *Conn) Send(ctx context.Context, envs [][]byte) (*pb.Ack, error) {
 
 // Announce tells the parent the relays now under this child.
 func (c *Conn) Announce(subtree []string) error {
-	return c.push(&pb.Frame{Msg: &pb.Frame_Announce{Announce: &pb.Announce{Subtree: subtree}}})
+	// Left to writeLoop: a relay announces from another link's reader,
+	// which must not wait on this link's peer.
+	select {
+	case c.out <- &pb.Frame{Msg: &pb.Frame_Announce{Announce: &pb.Announce{Subtree: subtree}}}:
+		c.wakeWriter()
+		return nil
+	case <-c.done:
+		return c.closedErr()
+	}
 }
 
-// ack queues an acknowledgement without blocking: handlers may call it
-// from a relay's store writer, which must never wait on a slow peer.
+// ack queues an acknowledgement for writeLoop without blocking: handlers
+// may call it from a relay's store writer, which must never wait on a
+// slow peer.
 func (c *Conn) ack(seq uint64, rejected []*pb.Rejection) {
 	f := &pb.Frame{Msg: &pb.Frame_Ack{Ack: &pb.Ack{Seq: seq, Rejected: rejected}}}
 	select {
 	case c.out <- f:
+		c.wakeWriter()
 	default:
 		go c.push(f)
 	}
 }
 
+// push queues f and writes what is queued unless another goroutine is
+// writing, which then writes f too. Writing here instead of handing every
+// frame to writeLoop saves a goroutine wake-up per batch.
 func (c *Conn) push(f *pb.Frame) error {
 	select {
 	case c.out <- f:
-		return nil
 	case <-c.done:
 		return c.closedErr()
+	}
+	for c.wmu.TryLock() {
+		c.writeQueued()
+		c.wmu.Unlock()
+		// A frame queued while we held the lock found it taken, and its
+		// sender left it to us.
+		if len(c.out) == 0 {
+			break
+		}
+	}
+	return nil
+}
+
+func (c *Conn) wakeWriter() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 

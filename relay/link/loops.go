@@ -16,8 +16,9 @@ var ErrProtocol = errors.New("link protocol error")
 
 func (c *Conn) readLoop(h Handler) {
 	defer c.wg.Done()
+	var set time.Time
 	for {
-		c.s.SetReadDeadline(time.Now().Add(c.opts.Timeout))
+		set = c.refreshDeadline(set, c.s.SetReadDeadline)
 		f, err := c.r.Read()
 		if err != nil {
 			select {
@@ -70,21 +71,45 @@ func (c *Conn) dispatch(f *pb.Frame, h Handler) error {
 	return nil
 }
 
+// writeLoop writes what others queued without writing it themselves
+// (acknowledgements, goodbyes) and a heartbeat when the link was quiet.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
 	tick := time.NewTicker(c.opts.Heartbeat)
 	defer tick.Stop()
-	lastWrite := time.Now()
 	for {
+		select {
+		case <-c.wake:
+		case <-tick.C:
+		case <-c.done:
+			return
+		}
+		c.wmu.Lock()
+		if len(c.out) == 0 && time.Since(c.lastWrite) >= c.opts.Heartbeat {
+			select {
+			case c.out <- &pb.Frame{Msg: &pb.Frame_Heartbeat{Heartbeat: &pb.Heartbeat{}}}:
+			default: // filled meanwhile: that is traffic enough
+			}
+		}
+		c.writeQueued()
+		c.wmu.Unlock()
+	}
+}
+
+// writeQueued writes the queued frames, flushing at least every 256 KiB
+// and at the end, and ends the link on a write error or after a goodbye.
+// The caller holds wmu.
+func (c *Conn) writeQueued() {
+	for {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
 		var f *pb.Frame
 		select {
 		case f = <-c.out:
-		case <-tick.C:
-			if time.Since(lastWrite) < c.opts.Heartbeat {
-				continue
-			}
-			f = &pb.Frame{Msg: &pb.Frame_Heartbeat{Heartbeat: &pb.Heartbeat{}}}
-		case <-c.done:
+		default:
 			return
 		}
 		bye, err := c.writeSome(f)
@@ -92,11 +117,11 @@ func (c *Conn) writeLoop() {
 			c.fail(fmt.Errorf("write: %w", err))
 			return
 		}
+		c.lastWrite = time.Now()
 		if bye != "" {
 			c.fail(fmt.Errorf("%w: %s", ErrClosed, bye))
 			return
 		}
-		lastWrite = time.Now()
 	}
 }
 
@@ -121,8 +146,22 @@ func (c *Conn) writeSome(f *pb.Frame) (bye string, err error) {
 		}
 		break
 	}
-	c.s.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
+	c.writeDeadline = c.refreshDeadline(c.writeDeadline, c.s.SetWriteDeadline)
 	return bye, c.w.Flush()
+}
+
+// refreshDeadline moves a deadline set at set to Timeout from now, but
+// only once a quarter of Timeout has passed: setting a deadline costs a
+// timer update, and a busy link reads and writes thousands of frames a
+// second. A silent peer is still caught between 3/4 Timeout and Timeout
+// after its last frame. It returns when the deadline was last set.
+func (c *Conn) refreshDeadline(set time.Time, apply func(time.Time) error) time.Time {
+	now := time.Now()
+	if now.Sub(set) < c.opts.Timeout/4 {
+		return set
+	}
+	apply(now.Add(c.opts.Timeout))
+	return now
 }
 
 func isTimeout(err error) bool {
