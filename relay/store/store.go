@@ -49,7 +49,7 @@ type Options struct {
 	// (default 500µs; negative: never wait). See gather.
 	GroupDelay time.Duration
 	// ForwardInterval is the shortest time between the starts of two
-	// commits that store only forwarded traffic (default 2ms; negative:
+	// commits that store only forwarded traffic (default 4ms; negative:
 	// none). See SubmitForwarded.
 	ForwardInterval time.Duration
 	// MaxPending bounds submissions waiting for the writer (default 4096);
@@ -265,7 +265,7 @@ func (s *Store) writer() {
 const DefaultGroupDelay = 500 * time.Microsecond
 
 // DefaultForwardInterval is the default Options.ForwardInterval.
-const DefaultForwardInterval = 2 * time.Millisecond
+const DefaultForwardInterval = 4 * time.Millisecond
 
 // pace holds a batch of forwarded traffic until ForwardInterval has passed
 // since the previous commit started, adding what arrives meanwhile. A
@@ -420,13 +420,16 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	if err == nil {
-		s.applyTouched(tx)
+		s.applyDepths(tx)
 		s.recordCommit(len(batch), time.Since(start))
 	}
+	// Submitters first: a client waits on its acknowledgement, while the
+	// readers woken next (pumps) only forward.
 	for _, r := range batch {
 		r.finish(err)
 	}
 	if err == nil {
+		s.signalAdded(tx)
 		s.preallocate()
 	}
 }
@@ -452,14 +455,20 @@ func (s *Store) restoreLazy(lazy map[string][]uint64) {
 	}
 }
 
-// applyTouched updates queue depths and wakes the readers of every queue
-// that got entries, even when as many were removed in the same commit.
-func (s *Store) applyTouched(tx *Tx) {
+// applyDepths updates queue depths after a commit.
+func (s *Store) applyDepths(tx *Tx) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for q, delta := range tx.delta {
 		s.depths[q] += delta
 	}
+}
+
+// signalAdded wakes the readers of every queue that got entries, even when
+// as many were removed in the same commit.
+func (s *Store) signalAdded(tx *Tx) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for q := range tx.added {
 		if ch, ok := s.signals[q]; ok {
 			select {
