@@ -401,7 +401,7 @@ func (s *Store) commit(batch []*request) {
 				return err
 			}
 		}
-		return nil
+		return tx.finish()
 	})
 	if failed != nil || err != nil {
 		s.restoreLazy(lazy)

@@ -315,3 +315,55 @@ func TestAuditChainDetectsRemovedTail(t *testing.T) {
 		t.Errorf("removed last record: %+v, want not OK", res)
 	}
 }
+
+// Several records in one commit, with a failing submission among them, and
+// a reopened store continue one intact chain.
+func TestAuditChainAcrossGroupedCommitsAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{ForwardInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first forwarded commit goes at once; the next ones wait for the
+	// interval, so they share the commit the client submission ends.
+	first := make(chan error, 1)
+	s.SubmitForwarded(func(tx *Tx) error { return tx.Audit(time.Now(), []byte("r0")) }, func(err error) { first <- err })
+	if err := waitErr(t, first, "first record"); err != nil {
+		t.Fatal(err)
+	}
+	var chs []chan error
+	for _, rec := range []string{"r1", "bad", "r2"} {
+		ch := make(chan error, 1)
+		chs = append(chs, ch)
+		s.SubmitForwarded(func(tx *Tx) error {
+			if err := tx.Audit(time.Now(), []byte(rec)); err != nil {
+				return err
+			}
+			if rec == "bad" {
+				return errors.New("refused after auditing")
+			}
+			return nil
+		}, func(err error) { ch <- err })
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Audit(time.Now(), []byte("r3")) }); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range chs {
+		if err := waitErr(t, ch, "grouped record"); (err != nil) != (i == 1) {
+			t.Errorf("submission %d: %v", i, err)
+		}
+	}
+	s.Close()
+	s = open(t, dir)
+	if err := s.Update(func(tx *Tx) error { return tx.Audit(time.Now(), []byte("r4")) }); err != nil {
+		t.Fatal(err)
+	}
+	var recs []string
+	s.AuditSince(time.Time{}, func(_ time.Time, rec []byte) bool { recs = append(recs, string(rec)); return true })
+	if fmt.Sprint(recs) != "[r0 r1 r2 r3 r4]" {
+		t.Errorf("records %v, want r0..r4 without the refused one", recs)
+	}
+	if res, err := s.VerifyAudit(); err != nil || !res.OK || res.Records != 5 {
+		t.Errorf("chain: %+v, %v; want 5 intact records", res, err)
+	}
+}

@@ -16,6 +16,27 @@ type Tx struct {
 	store *Store
 	delta map[string]int  // change of each queue's depth
 	added map[string]bool // queues that got entries
+	audit *auditTail      // loaded by the first Audit, stored by finish
+}
+
+// auditTail is the end of the audit chain: the hash and time key of the
+// last record.
+type auditTail struct {
+	head []byte
+	last uint64
+}
+
+// finish stores what the transaction's functions kept in memory. The store
+// calls it once, after the last function.
+func (t *Tx) finish() error {
+	if t.audit == nil {
+		return nil
+	}
+	meta := t.tx.Bucket(bucketMeta)
+	if err := meta.Put(keyAuditHead, t.audit.head); err != nil {
+		return err
+	}
+	return meta.Put(keyAuditLast, u64(t.audit.last))
 }
 
 // Seen reports whether the envelope with this key (its 16-byte id first)
@@ -56,12 +77,13 @@ func (t *Tx) Remove(queue string, seqs []uint64) error {
 	if b == nil {
 		return nil
 	}
+	c := b.Cursor()
 	for _, seq := range seqs {
 		k := u64(seq)
-		if b.Get(k) == nil {
+		if got, _ := c.Seek(k); !bytes.Equal(got, k) {
 			continue
 		}
-		if err := b.Delete(k); err != nil {
+		if err := c.Delete(); err != nil {
 			return fmt.Errorf("remove: %w", err)
 		}
 		t.delta[queue]--
@@ -123,30 +145,29 @@ func (t *Tx) SetSubtree(child string, subtree []string) error {
 // than the record before, so that key order is the order of appending)
 // and chained to the record before by SHA-256: each stored value is
 // SHA-256(previous hash, record) followed by the record, so that a record
-// changed or removed afterwards breaks the chain (see VerifyAudit).
+// changed or removed afterwards breaks the chain (see VerifyAudit). The
+// chain's end is stored once per commit, by finish.
 func (t *Tx) Audit(at time.Time, rec []byte) error {
 	b := t.tx.Bucket(bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
 	}
-	meta := t.tx.Bucket(bucketMeta)
-	nanos := uint64(at.UnixNano())
-	if last := meta.Get(keyAuditLast); len(last) == 8 && binary.BigEndian.Uint64(last) > nanos {
-		nanos = binary.BigEndian.Uint64(last)
+	if t.audit == nil {
+		meta := t.tx.Bucket(bucketMeta)
+		t.audit = &auditTail{head: bytes.Clone(meta.Get(keyAuditHead))}
+		if last := meta.Get(keyAuditLast); len(last) == 8 {
+			t.audit.last = binary.BigEndian.Uint64(last)
+		}
 	}
+	nanos := max(uint64(at.UnixNano()), t.audit.last)
 	k := make([]byte, 16)
 	binary.BigEndian.PutUint64(k, nanos)
 	binary.BigEndian.PutUint64(k[8:], seq)
 	h := sha256.New()
-	h.Write(meta.Get(keyAuditHead))
+	h.Write(t.audit.head)
 	h.Write(rec)
 	sum := h.Sum(nil)
-	if err := meta.Put(keyAuditHead, sum); err != nil {
-		return err
-	}
-	if err := meta.Put(keyAuditLast, k[:8]); err != nil {
-		return err
-	}
+	t.audit.head, t.audit.last = sum, nanos
 	return b.Put(k, append(sum, rec...))
 }
