@@ -104,6 +104,11 @@ func printStatus(w io.Writer, st *relay.Status) {
 		fmt.Fprintf(w, "  %-24s %d\n", q, st.Queues[q])
 	}
 	fmt.Fprintf(w, "dead letters: %d\n", st.DeadLetters)
+	if st.Commits > 0 {
+		// A slow disk shows here first: every envelope waits for a commit.
+		fmt.Fprintf(w, "disk commits: %d since start, %s each on average (last %s), %.1f batches per commit\n",
+			st.Commits, st.CommitAvg, st.CommitLast, st.CommitGroup)
+	}
 }
 
 // get fetches path from the relay's admin API.
