@@ -90,7 +90,7 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 		return
 	}
-	store := func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }
+	save := func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }
 	// then runs on the store's writer: ack must not block (Link acks don't).
 	then := func(err error) {
 		if err != nil {
@@ -102,9 +102,9 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 	}
 	if h.p.kind == peerClient {
-		r.store.SubmitThen(store, then)
+		r.store.SubmitThen(save, then)
 	} else {
-		r.store.SubmitForwarded(store, then)
+		r.store.SubmitForwarded(save, then)
 	}
 }
 

@@ -287,8 +287,8 @@ func (c *Conn) push(f *pb.Frame) error {
 		c.writeQueued()
 		c.wmu.Unlock()
 		// A frame queued while we held the lock found it taken, and its
-		// sender left it to us.
-		if len(c.out) == 0 {
+		// sender left it to us; frames left on a failed link stay unsent.
+		if len(c.out) == 0 || c.Err() != nil {
 			break
 		}
 	}

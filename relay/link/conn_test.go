@@ -152,3 +152,29 @@ func TestSendAsyncErrorOrCallbackNeverBoth(t *testing.T) {
 		t.Errorf("callbacks ran %d times after SendAsync returned errors", n)
 	}
 }
+
+// Frames queued on a link that has failed are dropped, not retried: a
+// sender must get control back (their batches fail through the callbacks).
+func TestPushReturnsOnAFailedLink(t *testing.T) {
+	a, b := tcpPair(t)
+	defer b.Close()
+	c := New(a, Options{})
+	c.Run(&recorder{})
+	c.Close("test over")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			c.push(&pb.Frame{Msg: &pb.Frame_Heartbeat{Heartbeat: &pb.Heartbeat{}}})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("push kept retrying frames on a closed link")
+	}
+	err := c.SendAsync(context.Background(), [][]byte{[]byte("x")}, func(*pb.Ack, error) {})
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("SendAsync on a closed link: %v, want ErrClosed", err)
+	}
+}
