@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/filestore/filestoretest"
 	"github.com/medrelay/medrelay/filestore/miniotest"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -50,35 +48,12 @@ func filesS3(srv *miniotest.Server, bucket, mode string) string {
 		srv.Endpoint, bucket, srv.AccessKey, srv.SecretKey, mode)
 }
 
-// filesRandom writes size random bytes to a new file and returns its
-// path and hex SHA-256.
+// filesRandom writes size pseudo-random bytes to a new file and returns
+// its path and hex SHA-256.
 func filesRandom(t testing.TB, dir string, size int64) (string, string) {
 	t.Helper()
 	path := filepath.Join(dir, fmt.Sprintf("study-%d.bin", size))
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rand.Reader, size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path, hex.EncodeToString(h.Sum(nil))
-}
-
-func filesSum(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil))
+	return path, filestoretest.WriteFile(t, path, uint64(size), size)
 }
 
 type filesSendSummary struct {
@@ -142,7 +117,7 @@ func TestFilesEndToEnd(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if got := filesSum(t, filepath.Join(save, filepath.Base(big))); got != bigSum {
+		if got := filestoretest.FileSum(t, filepath.Join(save, filepath.Base(big))); got != bigSum {
 			t.Fatalf("receiver's copy has sha256 %s, want %s", got, bigSum)
 		}
 	})
@@ -191,7 +166,7 @@ func TestFilesEndToEnd(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if got := filesSum(t, filepath.Join(save, filepath.Base(big))); got != bigSum {
+		if got := filestoretest.FileSum(t, filepath.Join(save, filepath.Base(big))); got != bigSum {
 			t.Fatalf("receiver's copy has sha256 %s, want %s", got, bigSum)
 		}
 	})

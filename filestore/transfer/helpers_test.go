@@ -3,12 +3,9 @@ package transfer_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
+	"github.com/medrelay/medrelay/filestore/filestoretest"
 	"github.com/medrelay/medrelay/filestore/local"
 	"github.com/medrelay/medrelay/filestore/miniotest"
 	"github.com/medrelay/medrelay/filestore/s3"
@@ -31,29 +29,7 @@ func TestMain(m *testing.M) { os.Exit(miniotest.RunMain(m)) }
 func writeFile(t testing.TB, seed uint64, size int64) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "study.bin")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	src := rand.NewChaCha8([32]byte{byte(seed)})
-	if _, err := io.CopyN(io.MultiWriter(f, h), src, size); err != nil {
-		t.Fatal(err)
-	}
-	return path, hex.EncodeToString(h.Sum(nil))
-}
-
-func fileSum(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil))
+	return path, filestoretest.WriteFile(t, path, seed, size)
 }
 
 func openLocal(t testing.TB) *local.Store {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/medrelay/medrelay/filestore"
+	"github.com/medrelay/medrelay/filestore/filestoretest"
 	"github.com/medrelay/medrelay/filestore/transfer"
 )
 
@@ -42,7 +43,7 @@ func TestMemoryStaysFlat(t *testing.T) {
 			if alloc > limit {
 				t.Errorf("allocated %d MiB for a %d MiB file, want under %d MiB", alloc>>20, size>>20, limit>>20)
 			}
-			if fileSum(t, dst) != sum {
+			if filestoretest.FileSum(t, dst) != sum {
 				t.Error("downloaded file differs")
 			}
 			os.Remove(dst)

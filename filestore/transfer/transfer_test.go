@@ -12,6 +12,7 @@ import (
 
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
+	"github.com/medrelay/medrelay/filestore/filestoretest"
 	"github.com/medrelay/medrelay/filestore/transfer"
 )
 
@@ -48,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 			if _, err := transfer.Download(ctx, r, ref, dst, transfer.Options{}); err != nil {
 				t.Fatal(err)
 			}
-			if got := fileSum(t, dst); got != sum {
+			if got := filestoretest.FileSum(t, dst); got != sum {
 				t.Fatalf("downloaded sha %s, want %s", got, sum)
 			}
 			var sb strings.Builder
@@ -148,7 +149,7 @@ func TestDownloadResumes(t *testing.T) {
 	if len(again.offsets) != 1 || again.offsets[0] != partSize+3 {
 		t.Errorf("resumed download asked offsets %v, want [%d]", again.offsets, partSize+3)
 	}
-	if fileSum(t, dst) != sum {
+	if filestoretest.FileSum(t, dst) != sum {
 		t.Error("resumed download differs from the original")
 	}
 }
