@@ -15,12 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 
 	"github.com/medrelay/medrelay/demo"
+	"github.com/medrelay/medrelay/internal/cli"
 	"github.com/medrelay/medrelay/relay"
 	"github.com/medrelay/medrelay/relay/config"
 )
@@ -40,26 +37,9 @@ commands:
 Run "medrelay COMMAND -h" for the flags of a command.`
 
 // errUsage marks errors caused by how the command was called (exit 2).
-var errUsage = errors.New("usage")
+var errUsage = cli.ErrUsage
 
-func main() {
-	// A relay's (and the bench's) allocations are short-lived and its heap
-	// small: collecting less often saves CPU that envelopes need. GOGC in
-	// the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "medrelay:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("medrelay", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -11,14 +11,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
+
+	"github.com/medrelay/medrelay/internal/cli"
 )
 
 const usage = `usage: medrelayctl COMMAND [flags]
@@ -34,8 +30,8 @@ commands:
 
 Run "medrelayctl COMMAND -h" for the flags of a command.`
 
-// errUsage marks errors in how the command was called (exit status 2).
-var errUsage = errors.New("usage")
+// errUsage marks errors caused by how the command was called (exit 2).
+var errUsage = cli.ErrUsage
 
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
@@ -49,24 +45,7 @@ var commands = map[string]command{
 	"deadletters": runDeadLetters,
 }
 
-func main() {
-	// A relay's (and the bench's) allocations are short-lived and its heap
-	// small: collecting less often saves CPU that envelopes need. GOGC in
-	// the environment still wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "medrelayctl:", err)
-		if errors.Is(err, errUsage) {
-			os.Exit(2)
-		}
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("medrelayctl", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
