@@ -76,8 +76,7 @@ type Store struct {
 	depths  map[string]int
 	commits commitStats
 
-	closeMu   sync.RWMutex
-	closed    bool
+	closeMu   sync.RWMutex // held to close quit; read-held to submit
 	closeOnce sync.Once
 }
 
@@ -171,9 +170,8 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closeMu.Lock()
-		s.closed = true
-		s.closeMu.Unlock()
 		close(s.quit)
+		s.closeMu.Unlock()
 		s.wg.Wait()
 		s.alloc.close()
 		err = s.db.Close()
@@ -216,11 +214,12 @@ func (s *Store) enqueue(r *request) {
 	// last drain, where nothing would ever finish it.
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
+	select {
+	case <-s.quit:
 		r.finish(ErrClosed)
-		return
+	default:
+		s.reqs <- r
 	}
-	s.reqs <- r
 }
 
 // Update submits fn and waits for its commit.
