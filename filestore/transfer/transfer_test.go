@@ -80,12 +80,16 @@ func TestUploadResumesMissingPartsOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Parts in flight when the link broke are lost; every part
-			// the remote held is skipped and no other is sent twice.
+			// Every part the first run saw stored is skipped. The other
+			// part in flight when the link broke may or may not have
+			// reached the remote before the upload gave up: if it did,
+			// it is skipped too. No part is sent twice.
 			first := cut.parts.Load()
-			if first < 2 || !res.Resumed || int64(res.PartsSkipped) != first || again.parts.Load() != 7-first || res.PartsSent != int(7-first) {
-				t.Fatalf("first run stored %d parts; second run = %+v, %d parts uploaded; want resumed, %d skipped, %d sent",
-					first, res, again.parts.Load(), first, 7-first)
+			skipped, sent := int64(res.PartsSkipped), int64(res.PartsSent)
+			if first < 2 || !res.Resumed || skipped < first || skipped > first+1 ||
+				skipped+sent != 7 || again.parts.Load() != sent {
+				t.Fatalf("first run saw %d parts stored; second run = %+v, %d parts uploaded; want resumed, %d or %d skipped, the rest sent",
+					first, res, again.parts.Load(), first, first+1)
 			}
 			if res.Info.SHA256 != sum {
 				t.Fatalf("sha %s, want %s", res.Info.SHA256, sum)
