@@ -205,3 +205,21 @@ func (s *Store) DeadLetterBySeq(seq uint64) (DeadLetter, error) {
 	})
 	return d, err
 }
+
+// JournalApplied returns the sequence number of the last intake journal
+// record applied, as Tx.JournalApplied does.
+func (s *Store) JournalApplied() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = decodeU64(tx.Bucket(bucketMeta).Get(keyJournal))
+		return nil
+	})
+	return seq, err
+}
+
+func decodeU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

@@ -33,8 +33,9 @@ var (
 	bucketAudit  = []byte("audit")
 	bucketMeta   = []byte("meta")
 
-	keyAuditHead = []byte("audit-head") // hash of the last audit record
-	keyAuditLast = []byte("audit-last") // time key of the last audit record
+	keyAuditHead = []byte("audit-head")      // hash of the last audit record
+	keyAuditLast = []byte("audit-last")      // time key of the last audit record
+	keyJournal   = []byte("journal-applied") // last intake journal record applied
 )
 
 // ErrClosed is returned by Submit after Close.
@@ -197,9 +198,10 @@ func (s *Store) SubmitThen(fn func(*Tx) error, then func(error)) {
 	s.enqueue(&request{fn: fn, then: then})
 }
 
-// SubmitForwarded is SubmitThen for envelopes forwarded by another relay.
-// Nobody waits on such a commit synchronously: the relay that sent them
-// keeps its batches in flight. So while forwarded traffic alone is
+// SubmitForwarded is SubmitThen for envelopes forwarded by another relay,
+// or already durable in the relay's intake journal. Nobody waits on such a
+// commit synchronously: the relay that sent them keeps its batches in
+// flight, and a journaled client batch was acknowledged already. So while forwarded traffic alone is
 // pending, the writer starts commits at most every ForwardInterval, and
 // each one serves more batches. On a relay in the middle of a path this
 // cuts the fsyncs per envelope several times over, leaving the disk to

@@ -184,3 +184,15 @@ func (t *Tx) Audit(at time.Time, rec []byte) error {
 	t.audit.head, t.audit.last = sum, nanos
 	return b.Put(k, append(sum, rec...))
 }
+
+// JournalApplied returns the sequence number of the last intake journal
+// record applied to the store (see package journal), or 0.
+func (t *Tx) JournalApplied() uint64 {
+	return decodeU64(t.tx.Bucket(bucketMeta).Get(keyJournal))
+}
+
+// SetJournalApplied records that the intake journal record seq is applied,
+// in the same commit as what it carried.
+func (t *Tx) SetJournalApplied(seq uint64) error {
+	return t.tx.Bucket(bucketMeta).Put(keyJournal, u64(seq))
+}
