@@ -39,10 +39,11 @@ const Version = "0.1.0"
 
 // Relay is one running relay.
 type Relay struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	store *store.Store
-	opts  link.Options
+	cfg    *config.Config
+	log    *slog.Logger
+	store  *store.Store
+	intake *intake // see intake.go
+	opts   link.Options
 
 	httpLn   net.Listener
 	tcpLn    net.Listener
@@ -110,6 +111,10 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := r.openIntake(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if cfg.Parent != nil {
 		r.uplink = node.New(node.Options{
 			RelayID:   cfg.ID,
@@ -125,7 +130,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		}, r.attachParent)
 	}
 	if err := r.listen(); err != nil {
-		st.Close()
+		r.closeStore()
 		return nil, err
 	}
 	if err := r.listenQUIC(opts.QUICConn); err != nil {
@@ -133,7 +138,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		if r.tcpLn != nil {
 			r.tcpLn.Close()
 		}
-		st.Close()
+		r.closeStore()
 		return nil, err
 	}
 	return r, nil
@@ -245,7 +250,17 @@ func (r *Relay) Close() error {
 		c.Close("relay shutting down")
 	}
 	r.wg.Wait()
-	return r.store.Close()
+	return r.closeStore()
+}
+
+// closeStore closes the journal, whose last records are then submitted to
+// the store, and the store.
+func (r *Relay) closeStore() error {
+	var err error
+	if r.intake != nil {
+		err = r.intake.j.Close()
+	}
+	return errors.Join(err, r.store.Close())
 }
 
 // maintain prunes old dedupe records now and then.

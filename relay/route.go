@@ -76,6 +76,7 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 	r := h.r
 	now := time.Now()
 	var items []inbound
+	var raws [][]byte // accepted, as sent: what the journal keeps
 	var rejected []*pb.Rejection
 	for i, raw := range b.Envelopes {
 		in, err := r.accept(h.p, raw, now)
@@ -85,6 +86,7 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 			continue
 		}
 		items = append(items, in)
+		raws = append(raws, raw)
 	}
 	if len(items) == 0 {
 		ack(rejected)
@@ -102,7 +104,8 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 	}
 	if h.p.kind == peerClient {
-		r.store.SubmitThen(save, then)
+		direct := func() { r.store.SubmitThen(save, then) }
+		r.storeClientBatch(h.p.id, raws, items, now, func() { ack(rejected) }, direct)
 	} else {
 		r.store.SubmitForwarded(save, then)
 	}

@@ -267,7 +267,10 @@ func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
 			t.Errorf("%s was restarted", p.ID)
 		}
 	}
-	if st := tp.countyB.Status(); st.Parent == nil || st.Parent.State != "connected" {
-		t.Errorf("county-b's parent link is %+v after main returned", st.Parent)
-	}
+	// county-b may have had nothing to send since main returned: its link
+	// comes back with its next attempt, by itself.
+	waitFor(t, "county-b's parent link connected again", func() bool {
+		st := tp.countyB.Status()
+		return st.Parent != nil && st.Parent.State == "connected"
+	})
 }

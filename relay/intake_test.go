@@ -1,0 +1,99 @@
+package relay
+
+import (
+	"bytes"
+	"log/slog"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/relay/journal"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+func TestIntakeRecordRoundTrip(t *testing.T) {
+	now := time.Unix(0, 1_800_000_000_123_456_789)
+	raws := [][]byte{[]byte("first"), {}, bytes.Repeat([]byte{7}, 300)}
+	b := encodeIntake("clinic-12", now, raws)
+	client, at, got, err := decodeIntake(b)
+	if err != nil || client != "clinic-12" || !at.Equal(now) || len(got) != 3 ||
+		!bytes.Equal(got[0], raws[0]) || len(got[1]) != 0 || !bytes.Equal(got[2], raws[2]) {
+		t.Fatalf("decode = %q %v %q %v", client, at, got, err)
+	}
+	for n := range len(b) {
+		if _, _, _, err := decodeIntake(b[:n]); err == nil {
+			t.Fatalf("record cut to %d of %d bytes decoded without error", n, len(b))
+		}
+	}
+}
+
+func openMain(t *testing.T, dir string) *Relay {
+	t.Helper()
+	cfg := &config.Config{
+		ID: "main", Role: config.RoleMain, DataDir: dir,
+		Listen: config.Listen{HTTP: "127.0.0.1:0", Prefer: "tcp"},
+		Limits: config.Limits{MaxFrameBytes: config.DefaultMaxFrameBytes, MaxBodyBytes: config.DefaultMaxBodyBytes, MaxTTL: config.DefaultMaxTTL},
+	}
+	r, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A batch acknowledged from the journal, whose relay died before the
+// store applied it, is in its queue when the relay opens again, and only
+// once however often the relay restarts.
+func TestJournaledBatchIsAppliedAfterACrash(t *testing.T) {
+	dir := t.TempDir()
+	openMain(t, dir).Close()
+	applied := func() uint64 {
+		r := openMain(t, dir)
+		defer r.Close()
+		seq, err := r.store.JournalApplied()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	// What storeClientBatch leaves behind when the process is killed
+	// between the journal's sync and the store's commit.
+	var raws [][]byte
+	for _, cmd := range []string{"consult.request", "study.ready"} {
+		raw, err := proto.Marshal(&pb.Envelope{
+			Id: envelope.NewID(), Command: cmd, CreatedAt: timestamppb.Now(),
+			From: &pb.Address{Relay: "main", Client: "clinic"}, To: &pb.Address{Relay: "main", Client: "rx"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	before := applied()
+	j, _, err := journal.Open(dir, before, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	j.Append(encodeIntake("clinic", time.Now(), raws), func(_ uint64, err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	for range 2 {
+		r := openMain(t, dir)
+		if got := r.store.Depths()["client/rx"]; got != 2 {
+			t.Errorf("after restart client/rx holds %d envelopes, want 2", got)
+		}
+		r.Close()
+	}
+	if got := applied(); got != before+1 {
+		t.Errorf("store applied journal record %d, want %d", got, before+1)
+	}
+}
