@@ -29,6 +29,11 @@ func TestOfflineClientReceivesWhenItConnects(t *testing.T) {
 	waitFor(t, "20 envelopes queued for county-b/radiology", func() bool {
 		return n.relays["county-b"].Status().Queues["client/radiology"] == 20
 	})
+	// The sender's relay acknowledged its batches from the intake journal.
+	if st := n.relays["township-a1"].Status(); st.Journal != "ok" || st.JournalBatches == 0 || st.JournalBypassed != 0 {
+		t.Errorf("township-a1's intake journal: %q, %d batches, %d bypassed; want ok, some, 0",
+			st.Journal, st.JournalBatches, st.JournalBypassed)
+	}
 	in := &inbox{}
 	rx := dial(t, n.relays["county-b"], "radiology", true)
 	rx.Handle("study.ready", in.handler)

@@ -76,6 +76,12 @@ type Status struct {
 	// mean number of submissions each commit served.
 	CommitAvg   string  `json:"commit_latency_avg"`
 	CommitGroup float64 `json:"commit_group_avg"`
+	// Journal is "ok", or why the intake journal stopped; JournalBatches
+	// counts client batches it acknowledged, and JournalBypassed those
+	// stored without it (it was full, or the batch too large).
+	Journal         string `json:"intake_journal"`
+	JournalBatches  uint64 `json:"journal_batches"`
+	JournalBypassed uint64 `json:"journal_bypassed"`
 }
 
 // ChildStatus describes a child relay.
@@ -105,6 +111,7 @@ func (r *Relay) Status() Status {
 		st.CommitAvg = (cs.TotalLatency / time.Duration(cs.Commits)).String()
 		st.CommitGroup = math.Round(float64(cs.Submissions)/float64(cs.Commits)*10) / 10
 	}
+	st.Journal, st.JournalBatches, st.JournalBypassed = r.intake.status()
 	r.mu.RLock()
 	if r.uplink != nil {
 		up := r.uplink.State()

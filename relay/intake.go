@@ -25,7 +25,28 @@ type intake struct {
 	j *journal.Journal
 	// failed is set when an application failed: later batches then go
 	// straight to the store, where a failing disk shows on their link.
-	failed atomic.Bool
+	failed   atomic.Bool
+	why      atomic.Pointer[string] // what failed
+	batches  atomic.Uint64          // acknowledged from the journal
+	bypassed atomic.Uint64          // stored without it
+}
+
+// fail stops the journal's use for good, saying why.
+func (in *intake) fail(why string) {
+	in.why.CompareAndSwap(nil, &why)
+	in.failed.Store(true)
+}
+
+// status reports the journal's state for /v1/status.
+func (in *intake) status() (state string, batches, bypassed uint64) {
+	if in == nil {
+		return "off", 0, 0
+	}
+	state = "ok"
+	if why := in.why.Load(); why != nil {
+		state = "failed: " + *why
+	}
+	return state, in.batches.Load(), in.bypassed.Load()
 }
 
 // openIntake opens the journal in the data dir and applies the records a
@@ -80,13 +101,19 @@ func (r *Relay) storeClientBatch(client string, raws [][]byte, items []inbound, 
 		return
 	}
 	in.j.Append(encodeIntake(client, now, raws), func(seq uint64, err error) {
-		if err != nil {
-			if !errors.Is(err, journal.ErrFull) && !errors.Is(err, journal.ErrClosed) {
-				r.log.Error("intake journal", "err", err)
-			}
+		switch {
+		case errors.Is(err, journal.ErrFull) || errors.Is(err, journal.ErrClosed):
+			in.bypassed.Add(1)
+			direct()
+			return
+		case err != nil:
+			in.fail(err.Error())
+			r.log.Error("intake journal failed; client batches now go straight to the store", "err", err)
+			in.bypassed.Add(1)
 			direct()
 			return
 		}
+		in.batches.Add(1)
 		ack()
 		r.store.SubmitForwarded(r.applyJournaled(seq, items, now), func(err error) {
 			switch {
@@ -95,7 +122,7 @@ func (r *Relay) storeClientBatch(client string, raws [][]byte, items []inbound, 
 			case errors.Is(err, store.ErrClosed):
 				// Applied when the relay starts again.
 			default:
-				in.failed.Store(true)
+				in.fail(fmt.Sprintf("record %d not applied: %v", seq, err))
 				r.log.Error("could not apply a journaled client batch; it is applied when the relay restarts",
 					"record", seq, "err", err)
 			}

@@ -109,6 +109,10 @@ func printStatus(w io.Writer, st *relay.Status) {
 		fmt.Fprintf(w, "disk commits: %d since start, %s each on average (last %s), %.1f batches per commit\n",
 			st.Commits, st.CommitAvg, st.CommitLast, st.CommitGroup)
 	}
+	if st.Journal != "" {
+		fmt.Fprintf(w, "intake journal: %s, %d client batches acknowledged from it, %d stored without it\n",
+			st.Journal, st.JournalBatches, st.JournalBypassed)
+	}
 }
 
 // get fetches path from the relay's admin API.
