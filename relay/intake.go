@@ -23,19 +23,18 @@ import (
 // intake is the journal and what the relay knows of it.
 type intake struct {
 	j *journal.Journal
-	// failed is set when an application failed: later batches then go
-	// straight to the store, where a failing disk shows on their link.
-	failed   atomic.Bool
-	why      atomic.Pointer[string] // what failed
-	batches  atomic.Uint64          // acknowledged from the journal
-	bypassed atomic.Uint64          // stored without it
+	// why is set when a journal write or an application failed: later
+	// batches then go straight to the store, where a failing disk shows
+	// on their link.
+	why      atomic.Pointer[string]
+	batches  atomic.Uint64 // acknowledged from the journal
+	bypassed atomic.Uint64 // stored without it
 }
 
-// fail stops the journal's use for good, saying why.
-func (in *intake) fail(why string) {
-	in.why.CompareAndSwap(nil, &why)
-	in.failed.Store(true)
-}
+// fail stops the journal's use until the relay restarts, saying why.
+func (in *intake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
+
+func (in *intake) failed() bool { return in.why.Load() != nil }
 
 // status reports the journal's state for /v1/status.
 func (in *intake) status() (state string, batches, bypassed uint64) {
@@ -60,13 +59,16 @@ func (r *Relay) openIntake() error {
 	if err != nil {
 		return err
 	}
+	var dones []<-chan error
 	for _, rec := range recs {
 		client, now, raws, err := decodeIntake(rec.Data)
 		if err != nil {
-			// A record passed its checksum, so this is a bug, not a torn
+			// The record passed its checksum, so this is a bug, not a torn
 			// write: keep it for a newer version rather than skip it.
 			j.Close()
-			return fmt.Errorf("journal record %d: %w", rec.Seq, err)
+			return fmt.Errorf("intake journal record %d in %s: %w; a newer medrelay may read it, "+
+				"or move journal-0 and journal-1 out of data_dir to start without the client batches they hold",
+				rec.Seq, r.cfg.DataDir, err)
 		}
 		p := peer{kind: peerClient, id: client}
 		var items []inbound
@@ -78,11 +80,15 @@ func (r *Relay) openIntake() error {
 			}
 			items = append(items, in)
 		}
-		if err := r.store.Update(r.applyJournaled(rec.Seq, items, now)); err != nil {
+		// Submitted in order without waiting: group commits apply many.
+		dones = append(dones, r.store.Submit(r.applyJournaled(rec.Seq, items, now)))
+	}
+	for k, done := range dones {
+		if err := <-done; err != nil {
 			j.Close()
-			return fmt.Errorf("apply journal record %d: %w", rec.Seq, err)
+			return fmt.Errorf("apply intake journal record %d: %w", recs[k].Seq, err)
 		}
-		j.Applied(rec.Seq)
+		j.Applied(recs[k].Seq)
 	}
 	if len(recs) > 0 {
 		r.log.Info("applied client batches the intake journal held", "records", len(recs))
@@ -96,7 +102,7 @@ func (r *Relay) openIntake() error {
 // and calls direct to store them the slow way when it cannot.
 func (r *Relay) storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, ack, direct func()) {
 	in := r.intake
-	if in == nil || in.failed.Load() {
+	if in == nil || in.failed() {
 		direct()
 		return
 	}

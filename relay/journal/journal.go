@@ -19,6 +19,7 @@
 package journal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,7 +117,7 @@ func Open(dir string, applied uint64, opts Options) (*Journal, []Record, error) 
 		j.segs[i] = seg
 		found = append(found, recs...)
 	}
-	slices.SortFunc(found, func(a, b Record) int { return cmpU64(a.Seq, b.Seq) })
+	slices.SortFunc(found, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	j.next = applied + 1
 	var todo []Record
 	for _, r := range found {
@@ -133,16 +134,6 @@ func Open(dir string, applied uint64, opts Options) (*Journal, []Record, error) 
 	}
 	go j.writer()
 	return j, todo, nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // openSegment opens a segment file, writing zeros up to size, and reads
@@ -325,6 +316,10 @@ func (j *Journal) write(reqs []*appendReq, applied uint64, buf []byte) []byte {
 		if j.off+need > j.segs[j.active].size {
 			j.flush(group, buf, start)
 			group, buf = group[:0], buf[:0]
+			if j.broken != nil {
+				r.done(0, j.broken)
+				continue
+			}
 			if !j.rotate(applied) {
 				r.done(0, ErrFull)
 				continue

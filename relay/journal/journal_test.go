@@ -194,3 +194,19 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("append after close: %v, want ErrClosed", err)
 	}
 }
+
+// After a failed write the journal cannot vouch for what follows it, so
+// it refuses every later append instead of acknowledging it.
+func TestAWriteErrorStopsTheJournal(t *testing.T) {
+	j, _ := mustOpen(t, t.TempDir(), 0, Options{})
+	if _, err := appendWait(j, data(1)); err != nil {
+		t.Fatal(err)
+	}
+	j.segs[j.active].f.Close() // the disk goes away
+	if _, err := appendWait(j, data(2)); err == nil || errors.Is(err, ErrFull) {
+		t.Fatalf("append to a closed file: %v, want the write error", err)
+	}
+	if _, err := appendWait(j, data(3)); err == nil || errors.Is(err, ErrFull) {
+		t.Fatalf("append after a write error: %v, want the write error", err)
+	}
+}
