@@ -201,12 +201,12 @@ func (s *Store) SubmitThen(fn func(*Tx) error, then func(error)) {
 // SubmitForwarded is SubmitThen for envelopes forwarded by another relay,
 // or already durable in the relay's intake journal. Nobody waits on such a
 // commit synchronously: the relay that sent them keeps its batches in
-// flight, and a journaled client batch was acknowledged already. So while forwarded traffic alone is
-// pending, the writer starts commits at most every ForwardInterval, and
-// each one serves more batches. On a relay in the middle of a path this
-// cuts the fsyncs per envelope several times over, leaving the disk to
-// the commits clients wait on. A quiet relay is not slowed: its commits
-// are already further apart than the interval.
+// flight, and a journaled client batch was acknowledged already. So while
+// such traffic alone is pending, the writer starts commits at most every
+// ForwardInterval, and each one serves more batches. On a relay in the
+// middle of a path this cuts the fsyncs per envelope several times over,
+// leaving the disk to the commits clients wait on. A quiet relay is not
+// slowed: its commits are already further apart than the interval.
 func (s *Store) SubmitForwarded(fn func(*Tx) error, then func(error)) {
 	s.enqueue(&request{fn: fn, then: then, forwarded: true})
 }
