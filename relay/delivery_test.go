@@ -12,6 +12,7 @@ import (
 
 	client "github.com/medrelay/medrelay/client-sdk"
 	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -329,5 +330,22 @@ func TestDeliveredReceipt(t *testing.T) {
 	r := receipts.envs[0]
 	if r.CorrelationId != id || r.Receipt.GetStatus() != pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED || r.From.Relay != "county-b" {
 		t.Errorf("receipt = %v", r)
+	}
+}
+
+// With intake_journal: false a client's Send returns only after the bbolt
+// commit, so the envelope is in its queue by then.
+func TestWithoutTheIntakeJournalSendReturnsAfterTheCommit(t *testing.T) {
+	off := false
+	r := startRelayWith(t, "main", "", t.TempDir(), func(c *config.Config) { c.IntakeJournal = &off })
+	c := dial(t, r, "clinic", false)
+	for i := 1; i <= 3; i++ {
+		if _, err := c.Send(context.Background(), "main/rx", "note", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.Status(); st.Queues["client/rx"] != i || st.Journal != "off" || st.JournalBatches != 0 {
+			t.Fatalf("after send %d: queue %d, journal %q with %d batches; want %d, off, 0",
+				i, st.Queues["client/rx"], st.Journal, st.JournalBatches, i)
+		}
 	}
 }

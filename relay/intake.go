@@ -49,7 +49,8 @@ func (in *intake) status() (state string, batches, bypassed uint64) {
 }
 
 // openIntake opens the journal in the data dir and applies the records a
-// crash left unapplied.
+// crash left unapplied. With intake_journal: false it then closes it: the
+// records of an earlier run are applied all the same.
 func (r *Relay) openIntake() error {
 	applied, err := r.store.JournalApplied()
 	if err != nil {
@@ -92,6 +93,9 @@ func (r *Relay) openIntake() error {
 	}
 	if len(recs) > 0 {
 		r.log.Info("applied client batches the intake journal held", "records", len(recs))
+	}
+	if !r.cfg.UsesIntakeJournal() {
+		return j.Close()
 	}
 	r.intake = &intake{j: j}
 	return nil

@@ -32,10 +32,13 @@ func TestIntakeRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func openMain(t *testing.T, dir string) *Relay {
+func openMain(t *testing.T, dir string) *Relay { return openMainWith(t, dir, nil) }
+
+func openMainWith(t *testing.T, dir string, journalOn *bool) *Relay {
 	t.Helper()
 	cfg := &config.Config{
-		ID: "main", Role: config.RoleMain, DataDir: dir,
+		IntakeJournal: journalOn,
+		ID:            "main", Role: config.RoleMain, DataDir: dir,
 		Listen: config.Listen{HTTP: "127.0.0.1:0", Prefer: "tcp"},
 		Limits: config.Limits{MaxFrameBytes: config.DefaultMaxFrameBytes, MaxBodyBytes: config.DefaultMaxBodyBytes, MaxTTL: config.DefaultMaxTTL},
 	}
@@ -86,10 +89,15 @@ func TestJournaledBatchIsAppliedAfterACrash(t *testing.T) {
 	}
 	j.Close()
 
-	for range 2 {
-		r := openMain(t, dir)
+	// A relay restarted with intake_journal: false still applies it.
+	off := false
+	for _, on := range []*bool{&off, nil} {
+		r := openMainWith(t, dir, on)
 		if got := r.store.Depths()["client/rx"]; got != 2 {
 			t.Errorf("after restart client/rx holds %d envelopes, want 2", got)
+		}
+		if st, _, _ := r.intake.status(); (on == &off) != (st == "off") {
+			t.Errorf("intake_journal %v: status %q", on != &off, st)
 		}
 		r.Close()
 	}

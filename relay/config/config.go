@@ -15,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +42,8 @@ type Config struct {
 	ID string `yaml:"id"`
 	// Role is main (the root of the tree) or node.
 	Role string `yaml:"role"`
-	// DataDir holds the relay's bbolt file. Created when missing.
+	// DataDir holds the relay's bbolt file and intake journal. Created
+	// when missing.
 	DataDir string `yaml:"data_dir"`
 	Listen  Listen `yaml:"listen"`
 	// Parent is required for nodes and forbidden for main.
@@ -49,8 +51,13 @@ type Config struct {
 	// Shortcut (nodes only, default false) delivers traffic whose target
 	// lies in this node's subtree without the trip to main, and sends main
 	// an audit record instead. Without it everything goes through main.
-	Shortcut bool   `yaml:"shortcut"`
-	Limits   Limits `yaml:"limits"`
+	Shortcut bool `yaml:"shortcut"`
+	// IntakeJournal (default true) acknowledges a client's batch once the
+	// intake journal in data_dir holds it (one fdatasync), and applies it
+	// to the bbolt file with the next commit. false acknowledges only
+	// after the bbolt commit, which takes two fdatasyncs.
+	IntakeJournal *bool  `yaml:"intake_journal"`
+	Limits        Limits `yaml:"limits"`
 	// FileStore holds the files attached to envelopes; nil uses the parent's.
 	FileStore *FileStore `yaml:"filestore"`
 	// TLS, when present, puts every listener (HTTP, TCP, QUIC) under TLS.
@@ -148,7 +155,7 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(err, data)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -157,10 +164,13 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
+var (
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
+	wrongType    = regexp.MustCompile("line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
+)
 
 // decodeError rewrites yaml.v3's messages into ones that name the key.
-func decodeError(err error) error {
+func decodeError(err error, data []byte) error {
 	if errors.Is(err, io.EOF) {
 		return errors.New("config is empty: at least id, role, data_dir and listen.http are required")
 	}
@@ -170,12 +180,37 @@ func decodeError(err error) error {
 		for _, m := range te.Errors {
 			if g := unknownField.FindStringSubmatch(m); g != nil {
 				m = fmt.Sprintf("line %s: unknown key %q in %s (check its spelling and indentation)", g[1], g[2], section(g[3]))
+			} else if g := wrongType.FindStringSubmatch(m); g != nil {
+				m = fmt.Sprintf("line %s: %s: %q is not %s", g[1], keyAt(data, g[1]), g[2], typeName(g[3]))
 			}
 			msgs = append(msgs, m)
 		}
 		return errors.New(strings.Join(msgs, "; "))
 	}
 	return fmt.Errorf("decode config: %w", err)
+}
+
+// keyAt returns the key on a line (numbered from 1) of a YAML document.
+func keyAt(data []byte, line string) string {
+	n, _ := strconv.Atoi(line)
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
+		return "a value"
+	}
+	key, _, _ := strings.Cut(strings.TrimLeft(lines[n-1], " -"), ":")
+	return strings.TrimSpace(key)
+}
+
+func typeName(goType string) string {
+	switch goType {
+	case "bool":
+		return "true or false"
+	case "int", "int64", "uint64":
+		return "a whole number"
+	case "time.Duration":
+		return "a duration like 90s or 1h"
+	}
+	return "a " + goType
 }
 
 func section(goType string) string {
@@ -336,3 +371,7 @@ func checkHostPort(key, addr string) error {
 	}
 	return nil
 }
+
+// UsesIntakeJournal reports whether client batches are acknowledged from
+// the intake journal (see IntakeJournal).
+func (c *Config) UsesIntakeJournal() bool { return c.IntakeJournal == nil || *c.IntakeJournal }

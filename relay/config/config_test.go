@@ -26,6 +26,16 @@ func TestParseValid(t *testing.T) {
 	if c.ID != "county-a" || c.Parent.URL != "http://127.0.0.1:7000" || c.Limits.MaxBodyBytes != DefaultMaxBodyBytes {
 		t.Errorf("got %+v", c)
 	}
+	if !c.UsesIntakeJournal() {
+		t.Error("intake_journal is off by default, want on")
+	}
+	c, err = Parse([]byte(validNode + "intake_journal: false\n"))
+	if err != nil || c.UsesIntakeJournal() {
+		t.Errorf("intake_journal: false gives %v, %v; want off", err, c)
+	}
+	if _, err := Parse([]byte(validNode + "intake_journal: maybe\n")); err == nil || !strings.Contains(err.Error(), "intake_journal") {
+		t.Errorf("intake_journal: maybe gives %v, want an error naming the key", err)
+	}
 }
 
 func TestParseErrorsNameTheKey(t *testing.T) {
@@ -36,6 +46,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"unknown top key", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\ncolour: red\n", `line 5: unknown key "colour" in the top level`},
 		{"unknown nested key", "id: a\nrole: main\ndata_dir: d\nlisten:\n  http: 127.0.0.1:1\n  udp: x\n", `unknown key "udp" in listen`},
 		{"missing id", "role: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\n", "id is required"},
+		{"wrong type", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits:\n  max_body_bytes: lots\n", `line 6: max_body_bytes: "lots" is not a whole number`},
 		{"bad id", "id: County_A\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\n", `id "County_A" is invalid`},
 		{"bad role", "id: a\nrole: leaf\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\n", `role "leaf" is invalid: use main or node`},
 		{"no data dir", "id: a\nrole: main\nlisten: {http: 127.0.0.1:1}\n", "data_dir is required"},
