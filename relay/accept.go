@@ -70,7 +70,9 @@ func connState(s link.Stream) *tls.ConnectionState {
 
 // serveLink serves an admitted link of any transport until it ends.
 func (r *Relay) serveLink(c Link, h *pb.Hello, transport string) {
-	r.track(c)
+	if !r.track(c) {
+		return
+	}
 	defer r.untrack(c)
 	if h.RelayId != "" {
 		r.serveChild(c, h, transport)

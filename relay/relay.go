@@ -245,6 +245,7 @@ func (r *Relay) Close() error {
 	for c := range r.conns {
 		conns = append(conns, c)
 	}
+	r.conns = nil // track refuses links that finish their handshake now
 	r.mu.Unlock()
 	for _, c := range conns {
 		c.Close("relay shutting down")
@@ -295,10 +296,20 @@ func (r *Relay) subtree() []string {
 	return out
 }
 
-func (r *Relay) track(c Link) {
+// track records a link so that Close can end it. Once Close has begun it
+// closes the link instead and returns false: a link whose handshake ended
+// while Close ran would otherwise keep Close waiting for it forever.
+func (r *Relay) track(c Link) bool {
 	r.mu.Lock()
-	r.conns[c] = struct{}{}
+	closing := r.conns == nil
+	if !closing {
+		r.conns[c] = struct{}{}
+	}
 	r.mu.Unlock()
+	if closing {
+		c.Close("relay shutting down")
+	}
+	return !closing
 }
 
 func (r *Relay) untrack(c Link) {
@@ -309,7 +320,9 @@ func (r *Relay) untrack(c Link) {
 
 // attachParent serves the link to the parent until it ends.
 func (r *Relay) attachParent(c node.Link, w *pb.Welcome, _ string) {
-	r.track(c)
+	if !r.track(c) {
+		return
+	}
 	defer r.untrack(c)
 	r.mu.Lock()
 	r.upConn = c
