@@ -168,10 +168,7 @@ func (t *Tx) Audit(at time.Time, rec []byte) error {
 	}
 	if t.audit == nil {
 		meta := t.tx.Bucket(bucketMeta)
-		t.audit = &auditTail{head: bytes.Clone(meta.Get(keyAuditHead))}
-		if last := meta.Get(keyAuditLast); len(last) == 8 {
-			t.audit.last = binary.BigEndian.Uint64(last)
-		}
+		t.audit = &auditTail{head: bytes.Clone(meta.Get(keyAuditHead)), last: decodeU64(meta.Get(keyAuditLast))}
 	}
 	nanos := max(uint64(at.UnixNano()), t.audit.last)
 	k := make([]byte, 16)
