@@ -25,10 +25,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/store"
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/hello"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -73,7 +72,8 @@ type Options struct {
 	// TTL is how long sent envelopes live before they expire (0: the
 	// relay's limit, 7 days by default).
 	TTL time.Duration
-	// OutboxDir, when set, holds a local outbox (a bbolt file): Send
+	// OutboxDir, when set, holds a local outbox (the bbolt file
+	// outbox.db, see OutboxFile): Send
 	// returns as soon as the envelope is on the application's own disk, and
 	// the client forwards it to the relay, in order, whenever it is
 	// connected. Sends then survive a lost link and a crash of the
@@ -105,7 +105,7 @@ type Client struct {
 	lostMu   sync.Mutex
 	lost     []*sendReq    // sends lost with a link, to send again first
 	lostKick chan struct{} // wakes sendLoop when sends were lost
-	outbox   *store.Store  // nil unless Options.OutboxDir
+	outbox   *outbox       // nil unless Options.OutboxDir
 
 	mu       sync.Mutex
 	conn     hello.Link
@@ -130,7 +130,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Relay == "" {
 		return nil, errors.New("client: Options.Relay is required: the relay's URL, like http://127.0.0.1:7100")
 	}
-	if !config.ValidID(opts.ID) {
+	if !envelope.ValidID(opts.ID) {
 		return nil, fmt.Errorf("client: id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", opts.ID)
 	}
 	if opts.Logger == nil {
@@ -189,7 +189,7 @@ func (c *Client) Close() error {
 	c.cancel()
 	c.wg.Wait()
 	if c.outbox != nil {
-		return c.outbox.Close()
+		return c.outbox.close()
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 	"io"
 	"mime"
 	"net/http"
@@ -16,13 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medrelay/medrelay/link/tlsconf"
+
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
 	"github.com/medrelay/medrelay/filestore/transfer"
-	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -168,7 +168,7 @@ func (c *Client) fileExpiry(opts []SendOption) time.Time {
 	for _, o := range opts {
 		o(e)
 	}
-	exp := now.Add(config.DefaultMaxTTL)
+	exp := now.Add(envelope.DefaultMaxTTL)
 	if e.ExpiresAt != nil {
 		exp = e.ExpiresAt.AsTime()
 	}

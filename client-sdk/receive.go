@@ -3,7 +3,7 @@ package client
 import (
 	"container/list"
 
-	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/envelope"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -12,10 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/hello"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -267,5 +266,5 @@ func (c *Client) maxBody() int {
 	if c.hello != nil && c.hello.MaxBodyBytes > 0 {
 		return c.hello.MaxBodyBytes
 	}
-	return config.DefaultMaxBodyBytes
+	return envelope.DefaultMaxBody
 }

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/link/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

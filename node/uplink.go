@@ -19,9 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/adminapi"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/link/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -55,18 +56,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// State describes the uplink for status pages.
-type State struct {
-	State     string    `json:"state"` // connecting | connected
-	URL       string    `json:"url"`
-	Parent    string    `json:"parent,omitempty"`
-	Transport string    `json:"transport,omitempty"`
-	Addr      string    `json:"addr,omitempty"`
-	Since     time.Time `json:"since"`
-	LastError string    `json:"last_error,omitempty"`
-	Attempts  int       `json:"attempts"`
-}
-
 // Link is an established link to the parent, of any transport.
 type Link = hello.Link
 
@@ -84,7 +73,7 @@ type Uplink struct {
 	tlsErr  error
 
 	mu    sync.Mutex
-	state State
+	state adminapi.ParentLink
 }
 
 // New returns an Uplink; Run starts it.
@@ -106,12 +95,12 @@ func New(opts Options, attach AttachFunc) *Uplink {
 	u.tlsErr = err
 	u.dial = hello.DialOptions{TLS: tc, Token: opts.Token, Link: opts.Link, HTTP: hello.NewHTTPClient(tc)}
 	u.http = u.dial.HTTP
-	u.state = State{State: "connecting", URL: opts.ParentURL, Since: time.Now()}
+	u.state = adminapi.ParentLink{State: "connecting", URL: opts.ParentURL, Since: time.Now()}
 	return u
 }
 
 // State returns a snapshot of the uplink's state.
-func (u *Uplink) State() State {
+func (u *Uplink) State() adminapi.ParentLink {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.state
@@ -161,7 +150,7 @@ func (u *Uplink) once(ctx context.Context) (connected bool, err error) {
 	}
 	u.chooser.Connected()
 	u.mu.Lock()
-	u.state = State{State: "connected", URL: u.opts.ParentURL, Parent: w.RelayId, Transport: t.Name, Addr: t.Addr, Since: time.Now(), Attempts: u.state.Attempts}
+	u.state = adminapi.ParentLink{State: "connected", URL: u.opts.ParentURL, Parent: w.RelayId, Transport: t.Name, Addr: t.Addr, Since: time.Now(), Attempts: u.state.Attempts}
 	u.mu.Unlock()
 	u.opts.Logger.Info("parent link up", "parent", w.RelayId, "transport", t.Name, "addr", t.Addr)
 	var wg sync.WaitGroup

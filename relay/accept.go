@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -88,9 +88,9 @@ func (r *Relay) checkHello(h *pb.Hello) error {
 		return errors.New("hello names both a relay and a client")
 	case h.RelayId == "" && h.ClientId == "":
 		return errors.New("hello names neither a relay nor a client")
-	case h.ClientId != "" && !config.ValidID(h.ClientId):
+	case h.ClientId != "" && !envelope.ValidID(h.ClientId):
 		return fmt.Errorf("client id %q is invalid: use [a-z0-9-], at most 64 characters", h.ClientId)
-	case h.RelayId != "" && !config.ValidID(h.RelayId):
+	case h.RelayId != "" && !envelope.ValidID(h.RelayId):
 		return fmt.Errorf("relay id %q is invalid", h.RelayId)
 	case h.RelayId == r.cfg.ID:
 		return fmt.Errorf("relay id %q is this relay's own id", h.RelayId)
@@ -98,7 +98,7 @@ func (r *Relay) checkHello(h *pb.Hello) error {
 		return fmt.Errorf("child %s must announce itself in its subtree", h.RelayId)
 	}
 	for _, id := range h.Subtree {
-		if !config.ValidID(id) || id == r.cfg.ID {
+		if !envelope.ValidID(id) || id == r.cfg.ID {
 			return fmt.Errorf("subtree entry %q is invalid", id)
 		}
 	}

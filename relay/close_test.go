@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/link"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -8,24 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/medrelay/medrelay/adminapi"
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
 	"github.com/medrelay/medrelay/relay/store"
 )
-
-// DeadLetter is a dead letter as /v1/deadletters lists it.
-type DeadLetter struct {
-	Seq    uint64    `json:"seq"`
-	Queue  string    `json:"queue"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
-	ID     string    `json:"id"`
-	From   string    `json:"from"`
-	To     string    `json:"to"`
-	// Command is the envelope's command (never its arguments or body,
-	// which may hold patient data).
-	Command string `json:"command"`
-}
 
 func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
 	d, err := r.store.DeadLetters(1000)
@@ -33,9 +20,9 @@ func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	out := []DeadLetter{}
+	out := []adminapi.DeadLetter{}
 	for _, x := range d {
-		it := DeadLetter{Seq: x.Seq, Queue: x.Queue, Reason: x.Reason, At: x.At}
+		it := adminapi.DeadLetter{Seq: x.Seq, Queue: x.Queue, Reason: x.Reason, At: x.At}
 		if env, err := envelope.Decode(x.Raw); err == nil {
 			it.ID, it.From, it.To, it.Command = env.Id, envelope.FormatAddress(env.From), envelope.FormatAddress(env.To), env.Command
 		}

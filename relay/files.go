@@ -14,13 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
 	"github.com/medrelay/medrelay/filestore/local"
 	"github.com/medrelay/medrelay/filestore/s3"
+	"github.com/medrelay/medrelay/link/tlsconf"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 )
 
 // FilesPrefix is where a relay serves its file service.

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
-	"github.com/medrelay/medrelay/relay/envelope"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

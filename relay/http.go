@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medrelay/medrelay/node"
+	"github.com/medrelay/medrelay/adminapi"
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link/hello"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/hello"
 	"github.com/medrelay/medrelay/relay/store"
 )
 
@@ -60,51 +60,9 @@ func (r *Relay) serveReady(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// Status is what /v1/status serves and medrelayctl status shows.
-type Status struct {
-	ID          string         `json:"id"`
-	Role        string         `json:"role"`
-	Version     string         `json:"version"`
-	Parent      *node.State    `json:"parent,omitempty"`
-	Children    []ChildStatus  `json:"children"`
-	Clients     []ClientStatus `json:"clients"`
-	Queues      map[string]int `json:"queues"`
-	DeadLetters int            `json:"dead_letters"`
-	Commits     uint64         `json:"commits"`
-	CommitLast  string         `json:"commit_latency_last"`
-	// CommitAvg is the mean commit time since start, and CommitGroup the
-	// mean number of submissions each commit served.
-	CommitAvg   string  `json:"commit_latency_avg"`
-	CommitGroup float64 `json:"commit_group_avg"`
-	// Journal is "ok", or why the intake journal stopped; JournalBatches
-	// counts client batches it acknowledged, and JournalBypassed those
-	// stored without it (it was full, or the batch too large).
-	Journal         string `json:"intake_journal"`
-	JournalBatches  uint64 `json:"journal_batches"`
-	JournalBypassed uint64 `json:"journal_bypassed"`
-}
-
-// ChildStatus describes a child relay.
-type ChildStatus struct {
-	ID        string    `json:"id"`
-	Connected bool      `json:"connected"`
-	Transport string    `json:"transport,omitempty"`
-	Since     time.Time `json:"since,omitzero"`
-	Subtree   []string  `json:"subtree"`
-}
-
-// ClientStatus describes a local client.
-type ClientStatus struct {
-	ID        string `json:"id"`
-	Receivers int    `json:"receivers"`
-	Senders   int    `json:"senders"`
-	// Transports of the client's connected links, like ["http", "tcp"].
-	Transports []string `json:"transports"`
-}
-
 // Status returns a snapshot of the relay's links and queues.
-func (r *Relay) Status() Status {
-	st := Status{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Queues: r.store.Depths()}
+func (r *Relay) Status() adminapi.Status {
+	st := adminapi.Status{ID: r.cfg.ID, Role: r.cfg.Role, Version: Version, Queues: r.store.Depths()}
 	cs := r.store.Stats()
 	st.Commits, st.CommitLast = cs.Commits, cs.LastLatency.String()
 	if cs.Commits > 0 {
@@ -122,7 +80,7 @@ func (r *Relay) Status() Status {
 		subtrees[via] = append(subtrees[via], rel)
 	}
 	for id, sub := range subtrees {
-		c := ChildStatus{ID: id, Subtree: sub}
+		c := adminapi.ChildStatus{ID: id, Subtree: sub}
 		sort.Strings(c.Subtree)
 		if cl := r.children[id]; cl != nil {
 			c.Connected, c.Transport, c.Since = true, cl.transport, cl.since
@@ -130,7 +88,7 @@ func (r *Relay) Status() Status {
 		st.Children = append(st.Children, c)
 	}
 	for id, in := range r.inboxes {
-		st.Clients = append(st.Clients, ClientStatus{ID: id, Receivers: len(in.receivers), Senders: in.senders, Transports: in.transportNames()})
+		st.Clients = append(st.Clients, adminapi.ClientStatus{ID: id, Receivers: len(in.receivers), Senders: in.senders, Transports: in.transportNames()})
 	}
 	r.mu.RUnlock()
 	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })

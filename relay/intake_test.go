@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
 	"github.com/medrelay/medrelay/relay/journal"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"

@@ -22,14 +22,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/httplink"
+	"github.com/medrelay/medrelay/link/quiclink"
+	"github.com/medrelay/medrelay/link/tlsconf"
 	"github.com/medrelay/medrelay/node"
 	"github.com/medrelay/medrelay/relay/auth"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/httplink"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/quiclink"
 	"github.com/medrelay/medrelay/relay/store"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

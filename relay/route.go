@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"

@@ -7,8 +7,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/envelope"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

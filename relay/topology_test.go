@@ -11,9 +11,9 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay"
 	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/link"
 )
 
 // fastLink makes dead links show quickly in tests.

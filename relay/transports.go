@@ -9,12 +9,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/link/httplink"
+	"github.com/medrelay/medrelay/link/quiclink"
+	"github.com/medrelay/medrelay/link/tlsconf"
 	"github.com/medrelay/medrelay/relay/auth"
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/httplink"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/quiclink"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

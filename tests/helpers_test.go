@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/adminapi"
 )
 
 // binDir holds the binaries built once for the whole test binary.
@@ -181,8 +181,8 @@ func (p *relayProc) Log() string {
 }
 
 // Status reads the relay's /v1/status.
-func (p *relayProc) Status() relay.Status {
-	var st relay.Status
+func (p *relayProc) Status() adminapi.Status {
+	var st adminapi.Status
 	resp, err := p.client().Get(p.URL + "/v1/status")
 	if err != nil {
 		return st

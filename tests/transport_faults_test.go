@@ -16,11 +16,11 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/link"
+	rhello "github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/link/tlsconf"
 	"github.com/medrelay/medrelay/relay"
 	"github.com/medrelay/medrelay/relay/config"
-	rhello "github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/link/tlsconf"
 )
 
 // secNet is a network of relay processes with TLS and authentication on

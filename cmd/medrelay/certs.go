@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/medrelay/medrelay/relay/config"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link/tlsconf"
 )
 
 // runCerts: medrelay certs init --dir DIR --relays a,b [--hosts h1,h2]
@@ -26,7 +26,7 @@ func runCerts(args []string, stdout, stderr io.Writer) error {
 	}
 	ids := splitList(*relays)
 	for _, id := range ids {
-		if !config.ValidID(id) {
+		if !envelope.ValidID(id) {
 			return fmt.Errorf("%w: --relays: %q is not a relay id ([a-z0-9-], at most 64 characters)", errUsage, id)
 		}
 	}

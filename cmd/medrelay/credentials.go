@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/auth"
-	"github.com/medrelay/medrelay/relay/config"
 )
 
 // runCredentials: medrelay credentials add --file FILE --id ID
@@ -22,7 +22,7 @@ func runCredentials(args []string, stdout, stderr io.Writer) error {
 	if *file == "" || *id == "" {
 		return fmt.Errorf("%w: --file and --id are required", errUsage)
 	}
-	if !config.ValidID(*id) {
+	if !envelope.ValidID(*id) {
 		return fmt.Errorf("%w: --id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", errUsage, *id)
 	}
 	token, err := auth.Add(*file, *id)

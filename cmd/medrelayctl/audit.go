@@ -8,9 +8,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/medrelay/medrelay/relay"
-	"github.com/medrelay/medrelay/relay/envelope"
-	"github.com/medrelay/medrelay/relay/store"
+	"github.com/medrelay/medrelay/adminapi"
+	"github.com/medrelay/medrelay/envelope"
 )
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,7 +56,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	n := 0
 	for sc.Scan() {
-		var rec relay.AuditRecord
+		var rec adminapi.AuditRecord
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return fmt.Errorf("decode audit record: %w", err)
 		}
@@ -102,7 +101,7 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cf.check(); err != nil {
 		return err
 	}
-	var res store.AuditCheck
+	var res adminapi.AuditCheck
 	if err := getJSON(ctx, cf, *relayURL, "/v1/audit/verify", nil, &res); err != nil {
 		return err
 	}

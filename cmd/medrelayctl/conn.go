@@ -9,8 +9,8 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay/hello"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/link/tlsconf"
 )
 
 // connFlags are the flags of every command that talks to a relay.

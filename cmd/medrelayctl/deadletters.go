@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/adminapi"
 )
 
 // runDeadLetters lists a relay's dead letters, or replays one:
@@ -37,7 +37,7 @@ func runDeadLetters(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return replayDeadLetter(ctx, cf, *relayURL, *seq, stdout)
 	}
-	var list []relay.DeadLetter
+	var list []adminapi.DeadLetter
 	if err := getJSON(ctx, cf, *relayURL, "/v1/deadletters", rawTo(*asJSON, stdout), &list); err != nil || *asJSON {
 		return err
 	}

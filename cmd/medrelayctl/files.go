@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/medrelay/medrelay/relay/tlsconf"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/medrelay/medrelay/link/tlsconf"
 
 	client "github.com/medrelay/medrelay/client-sdk"
 	"github.com/medrelay/medrelay/filestore"

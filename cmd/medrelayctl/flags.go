@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/envelope"
 )
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -37,7 +37,7 @@ func parse(fs *flag.FlagSet, args []string, required ...string) error {
 }
 
 func checkID(id string) error {
-	if !config.ValidID(id) {
+	if !envelope.ValidID(id) {
 		return fmt.Errorf("%w: --id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", errUsage, id)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/envelope"
 )
 
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay/envelope"
+	"github.com/medrelay/medrelay/envelope"
 )
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/adminapi"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,7 +24,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := cf.check(); err != nil {
 		return err
 	}
-	var st relay.Status
+	var st adminapi.Status
 	if err := getJSON(ctx, cf, *relayURL, "/v1/status", rawTo(*asJSON, stdout), &st); err != nil || *asJSON {
 		return err
 	}
@@ -58,7 +58,7 @@ func rawTo(asJSON bool, w io.Writer) io.Writer {
 	return nil
 }
 
-func printStatus(w io.Writer, st *relay.Status) {
+func printStatus(w io.Writer, st *adminapi.Status) {
 	fmt.Fprintf(w, "relay %s (%s, version %s)\n", st.ID, st.Role, st.Version)
 	if p := st.Parent; p != nil {
 		fmt.Fprintf(w, "parent: %s %s", p.State, p.URL)

@@ -20,13 +20,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link/wire"
 )
 
-// Defaults for the limits section.
+// Defaults for the limits section, defined by the protocol packages.
 const (
-	DefaultMaxFrameBytes = 4 << 20
-	DefaultMaxBodyBytes  = 1 << 20
-	DefaultMaxTTL        = 7 * 24 * time.Hour
+	DefaultMaxFrameBytes = wire.DefaultMaxFrame
+	DefaultMaxBodyBytes  = envelope.DefaultMaxBody
+	DefaultMaxTTL        = envelope.DefaultMaxTTL
 )
 
 // Roles a relay can have.
@@ -131,11 +134,6 @@ var (
 	ParentTransports = []string{"auto", "http", "tcp", "quic"}
 )
 
-var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
-
-// ValidID reports whether s is a valid relay or client id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
-
 // Load reads, decodes and validates the file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -238,7 +236,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("id is required: a name like county-a ([a-z0-9-], at most 64 characters)")
-	case !ValidID(c.ID):
+	case !envelope.ValidID(c.ID):
 		return fmt.Errorf("id %q is invalid: use lower-case letters, digits and '-', at most 64 characters", c.ID)
 	case c.Role != RoleMain && c.Role != RoleNode:
 		return fmt.Errorf("role %q is invalid: use main or node", c.Role)

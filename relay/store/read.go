@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/medrelay/medrelay/adminapi"
 )
 
 // Entry is one queued envelope.
@@ -141,24 +143,9 @@ func (s *Store) AuditSince(since time.Time, fn func(at time.Time, rec []byte) bo
 
 var errCorruptAudit = errors.New("shorter than its hash")
 
-// AuditCheck is what VerifyAudit found.
-type AuditCheck struct {
-	// Records is how many records were checked.
-	Records int `json:"records"`
-	// Head is the hash of the last record: note it down, and a later
-	// check proves that nothing up to it was changed.
-	Head string `json:"head"`
-	// OK is false when a record does not match the chain.
-	OK bool `json:"ok"`
-	// BrokenAt is the time of the first record that does not match.
-	BrokenAt time.Time `json:"broken_at,omitzero"`
-	// Problem says what does not match.
-	Problem string `json:"problem,omitempty"`
-}
-
 // VerifyAudit recomputes the audit log's hash chain from the first record.
-func (s *Store) VerifyAudit() (AuditCheck, error) {
-	var res AuditCheck
+func (s *Store) VerifyAudit() (adminapi.AuditCheck, error) {
+	var res adminapi.AuditCheck
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prev := []byte(nil)
 		c := tx.Bucket(bucketAudit).Cursor()

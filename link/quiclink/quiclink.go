@@ -18,8 +18,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/tlsconf"
 )
 
 // Application error codes sent when a link's connection closes.

@@ -1,4 +1,4 @@
-package relay
+package adminapi
 
 import (
 	"encoding/json"
@@ -15,8 +15,8 @@ func TestAuditRecordJSONMatchesEncodingJSON(t *testing.T) {
 		rec := AuditRecord{ID: "01a1-x", From: "county-a/clinic-12", To: "main/" + s, Command: s, Kind: "KIND_COMMAND",
 			Bytes: 1200, BodyBytes: 1024, Files: 2, FileBytes: 1 << 33, CreatedAt: at, RoutedAt: at.Add(time.Millisecond), Outcome: "dead: " + s}
 		var got, want AuditRecord
-		if err := json.Unmarshal(rec.appendJSON(nil), &got); err != nil {
-			t.Fatalf("%q: %v: %s", s, err, rec.appendJSON(nil))
+		if err := json.Unmarshal(rec.AppendJSON(nil), &got); err != nil {
+			t.Fatalf("%q: %v: %s", s, err, rec.AppendJSON(nil))
 		}
 		std, _ := json.Marshal(rec)
 		json.Unmarshal(std, &want)
@@ -34,7 +34,7 @@ func FuzzAuditRecordJSON(f *testing.F) {
 		b, _ := json.Marshal(rec)
 		json.Unmarshal(b, &std)
 		var got AuditRecord
-		if err := json.Unmarshal(rec.appendJSON(nil), &got); err != nil {
+		if err := json.Unmarshal(rec.AppendJSON(nil), &got); err != nil {
 			t.Fatalf("invalid JSON for %q, %q: %v", command, outcome, err)
 		}
 		if got.Command != std.Command || got.Outcome != std.Outcome {

@@ -25,6 +25,12 @@ const (
 	MaxHops       = 32
 )
 
+// Defaults of the limits a relay checks envelopes against.
+const (
+	DefaultMaxBody = 1 << 20            // bytes of body
+	DefaultMaxTTL  = 7 * 24 * time.Hour // from created_at to expires_at
+)
+
 // ErrInvalid wraps every validation failure.
 var ErrInvalid = errors.New("invalid envelope")
 
@@ -54,7 +60,7 @@ func IDKey(id string) ([]byte, error) {
 // ParseAddress parses "relay/client" (or "relay/" for a relay itself).
 func ParseAddress(s string) (*pb.Address, error) {
 	relay, client, ok := strings.Cut(s, "/")
-	if !ok || !validID(relay) || (client != "" && !validID(client)) {
+	if !ok || !ValidID(relay) || (client != "" && !ValidID(client)) {
 		return nil, fmt.Errorf("address %q is invalid: use RELAY/CLIENT, like county-a/clinic-12 (lower-case letters, digits and '-')", s)
 	}
 	return &pb.Address{Relay: relay, Client: client}, nil
@@ -63,7 +69,9 @@ func ParseAddress(s string) (*pb.Address, error) {
 // FormatAddress formats an address as relay/client.
 func FormatAddress(a *pb.Address) string { return a.GetRelay() + "/" + a.GetClient() }
 
-func validID(s string) bool {
+// ValidID reports whether s is a valid relay or client id: 1 to 64
+// lower-case letters, digits and '-'.
+func ValidID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
@@ -81,7 +89,7 @@ func Validate(e *pb.Envelope, maxBody int) error {
 		return err
 	}
 	for name, a := range map[string]*pb.Address{"from": e.From, "to": e.To} {
-		if a == nil || !validID(a.Relay) || (a.Client != "" && !validID(a.Client)) {
+		if a == nil || !ValidID(a.Relay) || (a.Client != "" && !ValidID(a.Client)) {
 			return fmt.Errorf("%w: %s address %q is not RELAY/CLIENT", ErrInvalid, name, FormatAddress(a))
 		}
 	}

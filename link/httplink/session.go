@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/link"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -4,7 +4,7 @@
 //
 // The length is checked against the limit before anything is allocated for
 // the frame, so a peer cannot make a relay allocate more than the limit.
-// The package knows nothing of what frames mean; see package session.
+// The package knows nothing of what frames mean; see package link.
 package wire
 
 import (

@@ -12,7 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/medrelay/medrelay/relay/link"
+	"github.com/medrelay/medrelay/link"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -6,7 +6,14 @@
 // A Conn pairs a reader and a writer goroutine: either failing ends both,
 // and every batch still waiting for its acknowledgement is failed so its
 // sender can resend it on the next connection. The package does not dial,
-// listen, store or route; see packages tcplink and relay.
+// listen, store or route: package hello dials, and the relay listens,
+// stores and routes.
+//
+// The packages under link/ (wire, httplink, quiclink, hello, tlsconf) and
+// package envelope are the protocol that relays, nodes, the client SDK and
+// the CLIs share: nothing in them imports the relay (package relay and
+// those under relay/), so an application linking the SDK never links the
+// server.
 package link
 
 import (
@@ -17,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/wire"
+	"github.com/medrelay/medrelay/link/wire"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )

@@ -9,10 +9,10 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/medrelay/medrelay/relay/httplink"
-	"github.com/medrelay/medrelay/relay/link"
-	"github.com/medrelay/medrelay/relay/quiclink"
-	"github.com/medrelay/medrelay/relay/tlsconf"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/link/httplink"
+	"github.com/medrelay/medrelay/link/quiclink"
+	"github.com/medrelay/medrelay/link/tlsconf"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
