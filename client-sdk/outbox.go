@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -41,6 +42,11 @@ func openOutbox(dir string) (*outbox, error) {
 		return nil, fmt.Errorf("client: outbox dir: %w", err)
 	}
 	path := filepath.Join(dir, OutboxFile)
+	if _, err := os.Stat(filepath.Join(dir, "relay.db")); err == nil {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("client: OutboxDir %s holds relay.db, the outbox format of earlier SDK versions: let the earlier version send what it holds, then remove relay.db", dir)
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("client: outbox %s is locked: is another client using this OutboxDir?", path)
