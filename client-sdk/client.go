@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -96,7 +95,6 @@ var ErrClosed = errors.New("client closed")
 type Client struct {
 	opts   Options
 	relay  string // the relay's id, learned from its hello
-	http   *http.Client
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -108,15 +106,14 @@ type Client struct {
 	outbox   *outbox       // nil unless Options.OutboxDir
 
 	mu       sync.Mutex
-	conn     hello.Link
+	conn     link.Link
 	connCh   chan struct{} // closed and replaced when conn changes
 	handlers map[string]Handler
 	handlerC chan struct{}
 	state    string
 	seen     *recentIDs
 
-	dial      hello.DialOptions
-	chooser   *hello.Chooser
+	redial    *hello.Redialer
 	transport string       // of the current link
 	hello     *hello.Hello // the relay's, as last read
 
@@ -141,7 +138,6 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		opts:         opts,
-		http:         &http.Client{Timeout: 10 * time.Second},
 		sends:        make(chan *sendReq, 1024),
 		lostKick:     make(chan struct{}, 1),
 		connCh:       make(chan struct{}),
@@ -161,9 +157,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		c.cancel()
 		return nil, err
 	}
+	c.relay = first.Hello.ID
 	if opts.OutboxDir != "" {
 		if c.outbox, err = openOutbox(opts.OutboxDir); err != nil {
-			first.Close("client failed to start")
+			first.Link.Close("client failed to start")
 			c.cancel()
 			return nil, err
 		}
@@ -201,7 +198,7 @@ func (c *Client) State() string {
 	return c.state
 }
 
-func (c *Client) setConn(conn hello.Link) {
+func (c *Client) setConn(conn link.Link) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.conn = conn
@@ -214,7 +211,7 @@ func (c *Client) setConn(conn hello.Link) {
 }
 
 // currentConn returns the live link, waiting for one.
-func (c *Client) currentConn(ctx context.Context) (hello.Link, error) {
+func (c *Client) currentConn(ctx context.Context) (link.Link, error) {
 	for {
 		c.mu.Lock()
 		conn, ch := c.conn, c.connCh

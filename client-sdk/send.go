@@ -14,7 +14,6 @@ import (
 
 	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/link"
-	"github.com/medrelay/medrelay/link/hello"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -151,7 +150,7 @@ func (c *Client) sendLoop() {
 	defer c.wg.Done()
 	var next uint64
 	var backlog []*sendReq
-	var last hello.Link
+	var last link.Link
 	var inflight sync.WaitGroup // batches sent on last, not yet settled
 	take := func(r *sendReq) {
 		next++

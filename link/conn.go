@@ -63,18 +63,6 @@ type Options struct {
 	Window int
 }
 
-func (o *Options) fill() {
-	if o.Heartbeat <= 0 {
-		o.Heartbeat = time.Second
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 5 * time.Second
-	}
-	if o.Window <= 0 {
-		o.Window = 64
-	}
-}
-
 // AckFunc receives the peer's acknowledgement of a batch, or an error when
 // the link closed first.
 type AckFunc func(ack *pb.Ack, err error)
@@ -108,7 +96,7 @@ type Conn struct {
 
 // New wraps a stream. Use ReadFrame and WriteFrame for the handshake, then Run.
 func New(s Stream, opts Options) *Conn {
-	opts.fill()
+	opts = opts.WithDefaults()
 	return &Conn{
 		s:       s,
 		opts:    opts,

@@ -17,7 +17,7 @@ import (
 
 // childLink is a connected child relay.
 type childLink struct {
-	conn      Link
+	conn      link.Link
 	transport string
 	since     time.Time
 	subtree   []string
@@ -69,7 +69,7 @@ func connState(s link.Stream) *tls.ConnectionState {
 }
 
 // serveLink serves an admitted link of any transport until it ends.
-func (r *Relay) serveLink(c Link, h *pb.Hello, transport string) {
+func (r *Relay) serveLink(c link.Link, h *pb.Hello, transport string) {
 	if !r.track(c) {
 		return
 	}
@@ -105,7 +105,7 @@ func (r *Relay) checkHello(h *pb.Hello) error {
 	return nil
 }
 
-func (r *Relay) serveChild(c Link, h *pb.Hello, transport string) {
+func (r *Relay) serveChild(c link.Link, h *pb.Hello, transport string) {
 	id := h.RelayId
 	if err := r.setSubtree(id, h.Subtree); err != nil {
 		r.log.Error("store routes", "child", id, "err", err)
@@ -121,7 +121,7 @@ func (r *Relay) serveChild(c Link, h *pb.Hello, transport string) {
 	}
 	r.log.Info("child connected", "child", id, "transport", transport, "subtree", h.Subtree)
 	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, conn: c, child: cl})
-	r.pump("child/"+id, c, 0)
+	r.pump(childQueue(id), c, 0)
 	<-c.Done()
 	r.mu.Lock()
 	if r.children[id] == cl {

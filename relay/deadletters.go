@@ -3,7 +3,6 @@ package relay
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,22 +54,19 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
 		return "", fmt.Errorf("dead letter %d: %w", seq, ErrReplayExpired)
 	}
-	queue, dead := r.route(env.To.Relay, peer{kind: peerClient})
+	queue, dead := r.route(env.To, peer{kind: peerClient})
 	if dead != "" {
 		return "", fmt.Errorf("dead letter %d: %w: %s", seq, ErrNoRoute, dead)
-	}
-	if queue == "" {
-		queue = "client/" + env.To.Client
 	}
 	err = r.store.Update(func(tx *store.Tx) error {
 		if err := tx.RemoveDeadLetter(seq); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(queue, d.Raw); err != nil {
+		if _, err := tx.Enqueue(string(queue), d.Raw); err != nil {
 			return err
 		}
 		if r.cfg.Role == config.RoleMain {
-			return tx.Audit(now, auditRecord(env, len(d.Raw), now, "replayed: queued: "+queue))
+			return tx.Audit(now, auditRecord(env, len(d.Raw), now, "replayed: queued: "+string(queue)))
 		}
 		return nil
 	})
@@ -78,14 +74,13 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 		return "", err
 	}
 	r.log.Info("dead letter replayed", "seq", seq, "id", env.Id, "queue", queue)
-	return queue, nil
+	return string(queue), nil
 }
 
 // serveReplay is POST /v1/deadletters/{seq}/replay, for the relay's own
 // machine only, like the rest of what changes a relay's state.
 func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
-	host, _, _ := net.SplitHostPort(req.RemoteAddr)
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !fromLoopback(req) {
 		http.Error(w, "replaying dead letters is allowed only from the relay's own machine", http.StatusForbidden)
 		return
 	}

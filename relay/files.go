@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -225,8 +224,7 @@ func authorizeLocal(r *http.Request, op filehttp.Op, _ string) error {
 	case filehttp.OpRead, filehttp.OpWrite:
 		return nil
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+	if fromLoopback(r) {
 		return nil
 	}
 	return fmt.Errorf("%s is allowed only from the relay's own machine", op)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/medrelay/medrelay/link"
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
@@ -13,7 +14,7 @@ import (
 type inbox struct {
 	receivers []receiver
 	senders   int
-	active    Link
+	active    link.Link
 	lastSeen  time.Time
 	links     map[string]int // connected links by transport
 }
@@ -32,11 +33,11 @@ func (in *inbox) transportNames() []string {
 
 // receiver is a connection that takes envelopes from an inbox.
 type receiver struct {
-	conn     Link
+	conn     link.Link
 	maxBatch int
 }
 
-func (r *Relay) serveClient(c Link, h *pb.Hello, transport string) {
+func (r *Relay) serveClient(c link.Link, h *pb.Hello, transport string) {
 	id := h.ClientId
 	r.mu.Lock()
 	in := r.inboxes[id]
@@ -88,5 +89,5 @@ func (r *Relay) nextReceiver(id string) {
 	rc := in.receivers[0]
 	in.active = rc.conn
 	r.mu.Unlock()
-	r.goRun(func() { r.pump("client/"+id, rc.conn, rc.maxBatch) })
+	r.goRun(func() { r.pump(clientQueue(id), rc.conn, rc.maxBatch) })
 }

@@ -2,10 +2,10 @@ package relay
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -25,7 +25,7 @@ const (
 // pump sends queue over c, oldest first, until c ends. An entry leaves the
 // queue only when the peer acknowledges it; entries in flight when c ends
 // are sent again on the next link (the next hop dedupes them).
-func (r *Relay) pump(queue string, c Link, maxBatch int) {
+func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 	if maxBatch <= 0 || maxBatch > pumpBatchMax {
 		maxBatch = pumpBatchMax
 	}
@@ -38,7 +38,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 		case <-ctx.Done():
 		}
 	}()
-	sig := r.store.Signal(queue)
+	sig := r.store.Signal(string(queue))
 	var cursor uint64
 	slots := make(chan struct{}, pumpInFlight)
 	for ctx.Err() == nil {
@@ -47,7 +47,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 		case <-ctx.Done():
 			return
 		}
-		entries, err := r.store.Read(queue, cursor, maxBatch, pumpBatchBytes)
+		entries, err := r.store.Read(string(queue), cursor, maxBatch, pumpBatchBytes)
 		if err != nil {
 			r.log.Error("read queue", "queue", queue, "err", err)
 			c.Close("relay store error")
@@ -86,7 +86,7 @@ func (r *Relay) pump(queue string, c Link, maxBatch int) {
 // acked removes acknowledged entries. Refused ones become dead letters
 // with a receipt to their sender; envelopes a local client acknowledged
 // that asked for a DELIVERED receipt get one.
-func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
+func (r *Relay) acked(queue Queue, entries []store.Entry, ack *pb.Ack) {
 	seqs := make([]uint64, len(entries))
 	refused := make(map[uint32]string, len(ack.Rejected))
 	for _, rj := range ack.Rejected {
@@ -95,13 +95,13 @@ func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
 	var delivered []store.Entry
 	for i, e := range entries {
 		seqs[i] = e.Seq
-		if _, no := refused[uint32(i)]; !no && strings.HasPrefix(queue, "client/") &&
+		if _, no := refused[uint32(i)]; !no && queue.isClient() &&
 			envelope.WantsReceipt(e.Raw, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {
 			delivered = append(delivered, e)
 		}
 	}
 	if len(refused) == 0 && len(delivered) == 0 {
-		r.store.RemoveLater(queue, seqs)
+		r.store.RemoveLater(string(queue), seqs)
 		return
 	}
 	r.store.Submit(func(tx *store.Tx) error {
@@ -127,13 +127,13 @@ func (r *Relay) acked(queue string, entries []store.Entry, ack *pb.Ack) {
 				return err
 			}
 		}
-		return tx.Remove(queue, seqs)
+		return tx.Remove(string(queue), seqs)
 	})
 }
 
 // dropExpired moves expired entries to the dead letters (with an EXPIRED
 // receipt) and returns the rest.
-func (r *Relay) dropExpired(queue string, entries []store.Entry) []store.Entry {
+func (r *Relay) dropExpired(queue Queue, entries []store.Entry) []store.Entry {
 	now := time.Now()
 	live := entries[:0:0]
 	var expired []store.Entry
@@ -156,7 +156,7 @@ func (r *Relay) dropExpired(queue string, entries []store.Entry) []store.Entry {
 			if err := r.deadLetter(tx, queue, env, e.Raw, reasonExpired, pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {
 				return err
 			}
-			if err := tx.Remove(queue, []uint64{e.Seq}); err != nil {
+			if err := tx.Remove(string(queue), []uint64{e.Seq}); err != nil {
 				return err
 			}
 		}

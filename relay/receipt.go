@@ -20,9 +20,9 @@ const reasonExpired = "expired before delivery"
 
 // deadLetter stores an envelope that cannot be delivered and, unless it is
 // itself a receipt, queues a receipt to its sender in the same transaction.
-func (r *Relay) deadLetter(tx *store.Tx, queue string, env *pb.Envelope, raw []byte, reason string, status pb.ReceiptStatus) error {
+func (r *Relay) deadLetter(tx *store.Tx, queue Queue, env *pb.Envelope, raw []byte, reason string, status pb.ReceiptStatus) error {
 	r.log.Warn("dead letter", "id", env.Id, "from", envelope.FormatAddress(env.From), "to", envelope.FormatAddress(env.To), "reason", reason)
-	if err := tx.DeadLetter(queue, raw, reason); err != nil {
+	if err := tx.DeadLetter(string(queue), raw, reason); err != nil {
 		return err
 	}
 	return r.queueReceipt(tx, env, status, reason)
@@ -35,12 +35,9 @@ func (r *Relay) queueReceipt(tx *store.Tx, env *pb.Envelope, status pb.ReceiptSt
 		return nil
 	}
 	rc := r.receipt(env, status, reason)
-	q, dead := r.route(rc.To.Relay, peer{kind: peerClient})
+	q, dead := r.route(rc.To, peer{kind: peerClient})
 	if dead != "" {
 		return nil
-	}
-	if q == "" {
-		q = "client/" + rc.To.Client
 	}
 	key := seenKey(rc.Id, false)
 	if _, err := tx.Seen(key); err != nil {
@@ -50,7 +47,7 @@ func (r *Relay) queueReceipt(tx *store.Tx, env *pb.Envelope, status pb.ReceiptSt
 	if err != nil {
 		return err
 	}
-	_, err = tx.Enqueue(q, envelope.AppendHop(rraw, r.cfg.ID, time.Now()))
+	_, err = tx.Enqueue(string(q), envelope.AppendHop(rraw, r.cfg.ID, time.Now()))
 	return err
 }
 

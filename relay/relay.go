@@ -4,10 +4,12 @@
 // queue, keeps each queue on disk until the next hop acknowledges, and
 // serves /v1/hello and the admin API on its HTTP address.
 //
-// Package relay wires the parts together; the parts live in subpackages:
-// config (the YAML file), store (bbolt), wire and link (the link protocol),
-// hello (discovery and dialing). A node's link to its parent is run by
-// package node.
+// Package relay wires the parts together; the server's parts live in its
+// subpackages: config (the YAML file), store (bbolt), journal (the intake
+// journal), auth (credentials). The link protocol it shares with the SDK
+// lives under link/ (wire, link, httplink, quiclink, hello, tlsconf) and in
+// package envelope; a node's link to its parent (uplink.go) is a
+// hello.Redialer, the same one the SDK uses.
 package relay
 
 import (
@@ -26,7 +28,6 @@ import (
 	"github.com/medrelay/medrelay/link/httplink"
 	"github.com/medrelay/medrelay/link/quiclink"
 	"github.com/medrelay/medrelay/link/tlsconf"
-	"github.com/medrelay/medrelay/node"
 	"github.com/medrelay/medrelay/relay/auth"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
@@ -61,10 +62,10 @@ type Relay struct {
 	routes   map[string]string // relay id -> child id
 	children map[string]*childLink
 	inboxes  map[string]*inbox
-	uplink   *node.Uplink
-	upConn   Link
+	uplink   *uplink
+	upConn   link.Link
 	ancestry []string // the parent and its ancestors
-	conns    map[Link]struct{}
+	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
 }
 
@@ -104,7 +105,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		routes:   routes,
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
-		conns:    make(map[Link]struct{}),
+		conns:    make(map[link.Link]struct{}),
 		files:    files,
 	}
 	if err := r.setupSecurity(); err != nil {
@@ -116,18 +117,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		return nil, err
 	}
 	if cfg.Parent != nil {
-		r.uplink = node.New(node.Options{
-			RelayID:   cfg.ID,
-			ParentURL: cfg.Parent.URL,
-			Transport: cfg.Parent.Transport,
-			Subtree:   r.subtree,
-			Version:   Version,
-			Link:      r.opts,
-			Logger:    r.log,
-			TLS:       r.parentTLS(),
-			Token:     cfg.Parent.Token,
-			Retry:     cfg.Parent.RetryPreferred,
-		}, r.attachParent)
+		r.uplink = r.newUplink()
 	}
 	if err := r.listen(); err != nil {
 		r.closeStore()
@@ -208,7 +198,7 @@ func (r *Relay) Start() {
 	}
 	r.goRun(r.maintain)
 	if r.uplink != nil {
-		r.goRun(func() { r.uplink.Run(r.ctx) })
+		r.goRun(func() { r.uplink.run(r.ctx) })
 	}
 	r.log.Info("relay started", "role", r.cfg.Role, "http", r.HTTPAddr(), "tcp", r.TCPAddr(), "quic", r.QUICAddr(), "tls", r.tls != nil, "auth", r.creds != nil)
 }
@@ -241,7 +231,7 @@ func (r *Relay) Close() error {
 		r.httpLink.Close()
 	}
 	r.mu.Lock()
-	conns := make([]Link, 0, len(r.conns))
+	conns := make([]link.Link, 0, len(r.conns))
 	for c := range r.conns {
 		conns = append(conns, c)
 	}
@@ -299,7 +289,7 @@ func (r *Relay) subtree() []string {
 // track records a link so that Close can end it. Once Close has begun it
 // closes the link instead and returns false: a link whose handshake ended
 // while Close ran would otherwise keep Close waiting for it forever.
-func (r *Relay) track(c Link) bool {
+func (r *Relay) track(c link.Link) bool {
 	r.mu.Lock()
 	closing := r.conns == nil
 	if !closing {
@@ -312,14 +302,14 @@ func (r *Relay) track(c Link) bool {
 	return !closing
 }
 
-func (r *Relay) untrack(c Link) {
+func (r *Relay) untrack(c link.Link) {
 	r.mu.Lock()
 	delete(r.conns, c)
 	r.mu.Unlock()
 }
 
 // attachParent serves the link to the parent until it ends.
-func (r *Relay) attachParent(c node.Link, w *pb.Welcome, _ string) {
+func (r *Relay) attachParent(c link.Link, w *pb.Welcome) {
 	if !r.track(c) {
 		return
 	}
@@ -331,7 +321,7 @@ func (r *Relay) attachParent(c node.Link, w *pb.Welcome, _ string) {
 	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c})
 	// Announce what joined below while the link was down.
 	c.Announce(r.subtree())
-	r.pump("parent", c, 0)
+	r.pump(parentQueue, c, 0)
 	<-c.Done()
 	r.mu.Lock()
 	if r.upConn == c {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 
@@ -33,7 +34,7 @@ type peer struct {
 type peerHandler struct {
 	r     *Relay
 	p     peer
-	conn  Link
+	conn  link.Link
 	child *childLink
 }
 
@@ -42,7 +43,7 @@ type inbound struct {
 	env   *pb.Envelope
 	idKey []byte
 	raw   []byte
-	queue string // where it goes; "" when dead
+	queue Queue  // where it goes; "" when dead
 	dead  string // why it cannot be delivered
 	// audit is set for a shortcut node's audit record arriving at main.
 	audit bool
@@ -128,13 +129,13 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 	if isAuditRecord(env) {
 		return r.acceptAuditRecord(p, raw, in, now)
 	}
-	in.queue, in.dead = r.route(env.To.Relay, p)
-	shortcut := r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != "parent"
+	in.queue, in.dead = r.route(env.To, p)
+	shortcut := r.cfg.Shortcut && p.kind != peerParent && in.dead == "" && in.queue != parentQueue
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
 		in.queue, in.dead = "", reasonExpired
 	}
 	in.raw = envelope.AppendHop(raw, r.cfg.ID, now)
-	outcome := "queued: " + queueFor(&in)
+	outcome := "queued: " + string(in.queue)
 	if in.dead != "" {
 		outcome = "dead: " + in.dead
 	}
@@ -165,29 +166,31 @@ func (r *Relay) checkSender(p peer, env *pb.Envelope) error {
 	return nil
 }
 
-// route returns the queue for target relay, or why there is none.
-func (r *Relay) route(target string, from peer) (queue, dead string) {
+// route returns the queue for an envelope to address to, or why there is
+// none.
+func (r *Relay) route(to *pb.Address, from peer) (q Queue, dead string) {
+	target := to.GetRelay()
 	// Without shortcut a node sends everything from below up to main, which
 	// routes and audits all traffic; only what comes down from its parent
 	// is delivered here or below.
 	if r.cfg.Role == config.RoleNode && !r.cfg.Shortcut && from.kind != peerParent {
-		return "parent", ""
+		return parentQueue, ""
 	}
 	if target == r.cfg.ID {
-		return "", ""
+		return clientQueue(to.GetClient()), ""
 	}
 	r.mu.RLock()
 	child, ok := r.routes[target]
 	r.mu.RUnlock()
 	switch {
 	case ok:
-		return "child/" + child, ""
+		return childQueue(child), ""
 	case r.cfg.Role == config.RoleMain:
 		return "", "unknown relay " + target
 	case from.kind == peerParent:
 		return "", fmt.Sprintf("relay %s is not under %s", target, r.cfg.ID)
 	}
-	return "parent", ""
+	return parentQueue, ""
 }
 
 // seenKey is the dedupe key of an envelope at this relay: its id, and
@@ -200,14 +203,6 @@ func seenKey(id string, fromParent bool) []byte {
 		return append(key, 1)
 	}
 	return append(key, 0)
-}
-
-// queueFor returns the queue of an accepted envelope.
-func queueFor(in *inbound) string {
-	if in.queue == "" && in.dead == "" {
-		return "client/" + in.env.To.Client
-	}
-	return in.queue
 }
 
 // storeInbound runs inside a group commit: dedupe, enqueue or dead-letter,
@@ -233,10 +228,10 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			if in.dead == reasonExpired {
 				status = pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED
 			}
-			if err := r.deadLetter(tx, "inbound", in.env, in.raw, in.dead, status); err != nil {
+			if err := r.deadLetter(tx, inboundQueue, in.env, in.raw, in.dead, status); err != nil {
 				return err
 			}
-		} else if _, err := tx.Enqueue(queueFor(in), in.raw); err != nil {
+		} else if _, err := tx.Enqueue(string(in.queue), in.raw); err != nil {
 			return err
 		}
 		if in.auditRec != nil {
@@ -248,7 +243,7 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			if _, err := tx.Seen(ev.key); err != nil {
 				return err
 			}
-			if _, err := tx.Enqueue("parent", ev.raw); err != nil {
+			if _, err := tx.Enqueue(string(parentQueue), ev.raw); err != nil {
 				return err
 			}
 		}

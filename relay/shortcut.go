@@ -38,7 +38,7 @@ func (r *Relay) acceptAuditRecord(p peer, raw []byte, in inbound, now time.Time)
 	if r.cfg.Role == config.RoleMain {
 		in.audit = true
 	} else {
-		in.queue = "parent"
+		in.queue = parentQueue
 	}
 	in.raw = envelope.AppendHop(raw, r.cfg.ID, now)
 	return in, nil

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/link"
-	"github.com/medrelay/medrelay/link/hello"
 	"github.com/medrelay/medrelay/link/httplink"
 	"github.com/medrelay/medrelay/link/quiclink"
 	"github.com/medrelay/medrelay/link/tlsconf"
@@ -19,15 +18,7 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// Link is what the routing core needs of a link, whatever carries it.
-// It is the dialers' hello.Link: the core serves the links it accepts and
-// the one it dials to its parent alike.
-type Link = hello.Link
-
-var (
-	_ Link = (*link.Conn)(nil)
-	_ Link = (*httplink.Session)(nil)
-)
+var _ link.Link = (*httplink.Session)(nil)
 
 // setupSecurity loads the TLS configuration and the credentials.
 func (r *Relay) setupSecurity() error {
@@ -113,10 +104,7 @@ func (r *Relay) newHTTPLink() *httplink.Server {
 // linkTimeout is how long a silent link lives: an HTTP session without
 // requests expires after it too.
 func (r *Relay) linkTimeout() time.Duration {
-	if r.opts.Timeout > 0 {
-		return r.opts.Timeout
-	}
-	return 5 * time.Second
+	return r.opts.WithDefaults().Timeout
 }
 
 // acceptHTTP decides on a new HTTP link session, and serves it.

@@ -168,7 +168,7 @@ func TestAuthenticationFailuresAreRefusedAndLogged(t *testing.T) {
 	// token) claims county-a, which is connected under main, and main itself.
 	tc, _ := tlsconf.Client(main.URL, tlsconf.ClientOptions{CAFile: n.ca})
 	h := rhello.Hello{}
-	hh, err := rhello.Fetch(ctx, rhello.NewHTTPClient(tc), main.URL)
+	hh, err := rhello.Fetch(ctx, tlsconf.HTTPClient(tc), main.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

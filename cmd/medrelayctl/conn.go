@@ -9,7 +9,6 @@ import (
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/link/hello"
 	"github.com/medrelay/medrelay/link/tlsconf"
 )
 
@@ -49,7 +48,7 @@ func (cf *connFlags) httpClient(base string) (*http.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	hc := hello.NewHTTPClient(tc)
+	hc := tlsconf.HTTPClient(tc)
 	hc.Timeout = 30 * time.Second
 	return hc, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/medrelay/medrelay/link"
 )
 
 // FallbackOrder is the order a dialer falls back in after repeated failures.
@@ -108,7 +110,7 @@ func (h *Hello) offers(name string) bool {
 // ReturnToPreferred runs until l ends or ctx is done: every interval it
 // probes the relay's preferred transport and, once it answers, closes l
 // so that the next connection (after c.Reset) uses it.
-func ReturnToPreferred(ctx context.Context, l Link, h *Hello, base string, o DialOptions, every time.Duration, onReturn func()) {
+func ReturnToPreferred(ctx context.Context, l link.Link, h *Hello, base string, o DialOptions, every time.Duration, onReturn func()) {
 	pref, err := h.Choose("")
 	if err != nil || every <= 0 {
 		return

@@ -17,28 +17,6 @@ import (
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
-// Link is an established link of any transport: a link.Conn on a TCP or
-// QUIC stream, or either end of an HTTP link. Dialers get one from
-// Connect; the relay's routing core serves both ends through it.
-type Link interface {
-	// Run hands what the peer sends to h.
-	Run(h link.Handler)
-	// SendAsync sends a batch; cb gets the peer's acknowledgement or the
-	// error that ended the link. When SendAsync returns an error, cb
-	// never runs.
-	SendAsync(ctx context.Context, envs [][]byte, cb link.AckFunc) error
-	// Announce tells the parent this relay's subtree (links to a parent only).
-	Announce(subtree []string) error
-	Done() <-chan struct{}
-	Err() error
-	Close(reason string) error
-}
-
-var (
-	_ Link = (*link.Conn)(nil)
-	_ Link = (*httplink.Conn)(nil)
-)
-
 // DialOptions say how to reach a relay.
 type DialOptions struct {
 	// TLS verifies the relay (nil for an http:// relay: no TLS).
@@ -47,33 +25,19 @@ type DialOptions struct {
 	Token string
 	// Link tunes heartbeats, timeouts and windows.
 	Link link.Options
-	// HTTP makes the HTTP link's requests (default: NewHTTPClient(TLS)).
+	// HTTP makes the HTTP link's requests (default: tlsconf.HTTPClient(TLS)).
 	HTTP *http.Client
 	// Wait is how long each HTTP poll waits (default 15s).
 	Wait time.Duration
 }
 
-// NewHTTPClient returns a client for a relay's HTTP address: HTTP/2 over
-// TLS when tc is set, no overall timeout (long polls set their own).
-func NewHTTPClient(tc *tls.Config) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
-		TLSClientConfig:     tc,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 10 * time.Second,
-	}}
-}
-
 // Connect opens a link over t to the relay at base and greets it with h.
 // A refusal wraps link.ErrRefused with the relay's reason.
-func Connect(ctx context.Context, base string, t Transport, h *pb.Hello, o DialOptions) (Link, *pb.Welcome, error) {
+func Connect(ctx context.Context, base string, t Transport, h *pb.Hello, o DialOptions) (link.Link, *pb.Welcome, error) {
 	if t.Name == "http" {
 		hc := o.HTTP
 		if hc == nil {
-			hc = NewHTTPClient(o.TLS)
+			hc = tlsconf.HTTPClient(o.TLS)
 		}
 		c, w, err := httplink.Open(ctx, base, h, httplink.DialOptions{Client: hc, Token: o.Token, Link: o.Link, Wait: o.Wait})
 		if err != nil {
@@ -152,7 +116,7 @@ func Probe(ctx context.Context, base string, t Transport, o DialOptions) error {
 	if t.Name == "http" {
 		hc := o.HTTP
 		if hc == nil {
-			hc = NewHTTPClient(o.TLS)
+			hc = tlsconf.HTTPClient(o.TLS)
 		}
 		_, err := Fetch(ctx, hc, base)
 		return err

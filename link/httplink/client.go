@@ -61,12 +61,7 @@ func Open(ctx context.Context, base string, hello *pb.Hello, o DialOptions) (*Co
 	if o.Client == nil {
 		o.Client = http.DefaultClient
 	}
-	if o.Link.Timeout <= 0 {
-		o.Link.Timeout = 5 * time.Second
-	}
-	if o.Link.Window <= 0 {
-		o.Link.Window = 64
-	}
+	o.Link = o.Link.WithDefaults()
 	if o.Wait <= 0 {
 		o.Wait = DefaultWait * time.Millisecond
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medrelay/medrelay/link"
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
@@ -65,10 +66,10 @@ type Server struct {
 // NewServer returns a Server; Register mounts it, Close ends its sessions.
 func NewServer(opts ServerOptions) *Server {
 	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = 5 * time.Second
+		opts.IdleTimeout = link.DefaultTimeout
 	}
 	if opts.Window <= 0 {
-		opts.Window = 64
+		opts.Window = link.DefaultWindow
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody

@@ -31,13 +31,8 @@ const (
 // the idle timeout is the link's timeout, keep-alives go out at the
 // heartbeat interval.
 func Config(o link.Options) *quic.Config {
+	o = o.WithDefaults()
 	timeout, hb := o.Timeout, o.Heartbeat
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	if hb <= 0 {
-		hb = time.Second
-	}
 	return &quic.Config{
 		HandshakeIdleTimeout: timeout,
 		MaxIdleTimeout:       timeout,

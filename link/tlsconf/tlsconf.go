@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -141,10 +142,20 @@ func FilesClient(baseURL string, o ClientOptions) (*http.Client, error) {
 		pool.AppendCertsFromPEM(data)
 		tc.RootCAs = pool
 	}
+	return HTTPClient(tc), nil
+}
+
+// HTTPClient returns a client for a relay's HTTP address, the one builder
+// of HTTP clients for links, hellos and files: HTTP/2 over TLS when tc is
+// set, no overall timeout (long polls and transfers set their own).
+func HTTPClient(tc *tls.Config) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
-	}}, nil
+	}}
 }
