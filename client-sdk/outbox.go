@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // OutboxFile is the name of the outbox file inside Options.OutboxDir.
@@ -48,7 +49,7 @@ func openOutbox(dir string) (*outbox, error) {
 		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("client: outbox %s is locked: is another client using this OutboxDir?", path)
 	}
 	if err != nil {

@@ -148,11 +148,9 @@ func checkBucket(ctx context.Context, opts Options) error {
 	}
 	// ListObjects with one key reports bad credentials with a precise
 	// code, where HEAD bucket only says 403.
-	for obj := range c.ListObjects(ctx, opts.Bucket, minio.ListObjectsOptions{MaxKeys: 1}) {
-		if obj.Err != nil {
-			return explainOpenError(opts, obj.Err)
-		}
-		break
+	objs := c.ListObjects(ctx, opts.Bucket, minio.ListObjectsOptions{MaxKeys: 1})
+	if obj, ok := <-objs; ok && obj.Err != nil {
+		return explainOpenError(opts, obj.Err)
 	}
 	return nil
 }

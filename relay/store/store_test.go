@@ -291,9 +291,9 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 	// Change the third record's text, keeping its stored hash.
 	s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
-		k, v := c.First()
-		k, v = c.Next()
-		k, v = c.Next()
+		c.First()
+		c.Next()
+		k, v := c.Next()
 		forged := append(bytes.Clone(v[:32]), []byte(`{"n":99}`)...)
 		return tx.Bucket(bucketAudit).Put(bytes.Clone(k), forged)
 	})
