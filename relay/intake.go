@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -20,9 +19,43 @@ import (
 // commit, so after a crash exactly the records not applied are applied
 // again, before the relay serves anyone.
 
-// intake is the journal and what the relay knows of it.
-type intake struct {
-	j *journal.Journal
+// durability makes an accepted client batch durable, then calls done
+// (with nil: the batch may be acknowledged); relay.New picks one of its
+// two implementations from intake_journal.
+type durability interface {
+	// storeClientBatch makes a client's accepted envelopes (raws, decoded
+	// in items) durable, then calls done. done must not block.
+	storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error))
+	// status reports the journal's state for /v1/status.
+	status() (state string, batches, bypassed uint64)
+	// close ends the journal, if any, before the store closes.
+	close() error
+}
+
+var (
+	_ durability = directIntake{}
+	_ durability = (*journaledIntake)(nil)
+)
+
+// directIntake stores each client batch in a bbolt group commit, and
+// calls done after it (intake_journal: false, and the fallback of a
+// journal that is full or failed).
+type directIntake struct{ r *Relay }
+
+func (d directIntake) storeClientBatch(_ string, _ [][]byte, items []inbound, now time.Time, done func(error)) {
+	d.r.store.SubmitThen(func(tx *store.Tx) error { return d.r.storeInbound(tx, items, now) }, done)
+}
+
+func (directIntake) status() (string, uint64, uint64) { return "off", 0, 0 }
+
+func (directIntake) close() error { return nil }
+
+// journaledIntake acknowledges a client batch once the intake journal
+// holds it, and applies it to the store in a later commit.
+type journaledIntake struct {
+	r      *Relay
+	direct directIntake
+	j      *journal.Journal
 	// why is set when a journal write or an application failed: later
 	// batches then go straight to the store, where a failing disk shows
 	// on their link.
@@ -32,15 +65,13 @@ type intake struct {
 }
 
 // fail stops the journal's use until the relay restarts, saying why.
-func (in *intake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
+func (in *journaledIntake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
 
-func (in *intake) failed() bool { return in.why.Load() != nil }
+func (in *journaledIntake) failed() bool { return in.why.Load() != nil }
 
-// status reports the journal's state for /v1/status.
-func (in *intake) status() (state string, batches, bypassed uint64) {
-	if in == nil {
-		return "off", 0, 0
-	}
+func (in *journaledIntake) close() error { return in.j.Close() }
+
+func (in *journaledIntake) status() (state string, batches, bypassed uint64) {
 	state = "ok"
 	if why := in.why.Load(); why != nil {
 		state = "failed: " + *why
@@ -48,9 +79,10 @@ func (in *intake) status() (state string, batches, bypassed uint64) {
 	return state, in.batches.Load(), in.bypassed.Load()
 }
 
-// openIntake opens the journal in the data dir and applies the records a
-// crash left unapplied. With intake_journal: false it then closes it: the
-// records of an earlier run are applied all the same.
+// openIntake opens the journal in the data dir, applies the records a
+// crash left unapplied, and sets r.intake. With intake_journal: false it
+// then closes the journal (the records of an earlier run are applied all
+// the same) and stores client batches directly.
 func (r *Relay) openIntake() error {
 	applied, err := r.store.JournalApplied()
 	if err != nil {
@@ -95,18 +127,19 @@ func (r *Relay) openIntake() error {
 		r.log.Info("applied client batches the intake journal held", "records", len(recs))
 	}
 	if !r.cfg.UsesIntakeJournal() {
+		r.intake = directIntake{r}
 		return j.Close()
 	}
-	r.intake = &intake{j: j}
+	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j}
 	return nil
 }
 
-// storeClientBatch makes a client's accepted envelopes (raws, decoded in
-// items) durable, then calls ack. It goes through the journal when it can,
-// and calls direct to store them the slow way when it cannot.
-func (r *Relay) storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, ack, direct func()) {
-	in := r.intake
-	if in == nil || in.failed() {
+// storeClientBatch goes through the journal when it can, and stores the
+// batch directly when it cannot (the journal is full, closing or failed).
+func (in *journaledIntake) storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error)) {
+	r := in.r
+	direct := func() { in.direct.storeClientBatch(client, raws, items, now, done) }
+	if in.failed() {
 		direct()
 		return
 	}
@@ -124,7 +157,7 @@ func (r *Relay) storeClientBatch(client string, raws [][]byte, items []inbound, 
 			return
 		}
 		in.batches.Add(1)
-		ack()
+		done(nil)
 		r.store.SubmitForwarded(r.applyJournaled(seq, items, now), func(err error) {
 			switch {
 			case err == nil:
@@ -157,60 +190,4 @@ func (r *Relay) applyJournaled(seq uint64, items []inbound, now time.Time) func(
 		}
 		return tx.SetJournalApplied(seq)
 	}
-}
-
-// encodeIntake encodes a journal record: the client, the time of receipt,
-// and the envelopes as the client sent them.
-func encodeIntake(client string, now time.Time, raws [][]byte) []byte {
-	n := len(client) + 3*binary.MaxVarintLen64
-	for _, raw := range raws {
-		n += len(raw) + binary.MaxVarintLen64
-	}
-	b := make([]byte, 0, n)
-	b = binary.AppendUvarint(b, uint64(len(client)))
-	b = append(b, client...)
-	b = binary.AppendVarint(b, now.UnixNano())
-	b = binary.AppendUvarint(b, uint64(len(raws)))
-	for _, raw := range raws {
-		b = binary.AppendUvarint(b, uint64(len(raw)))
-		b = append(b, raw...)
-	}
-	return b
-}
-
-var errIntakeRecord = errors.New("malformed intake record")
-
-func decodeIntake(b []byte) (client string, now time.Time, raws [][]byte, err error) {
-	next := func() []byte {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			err = errIntakeRecord
-			return nil
-		}
-		v := b[k : k+int(n)]
-		b = b[k+int(n):]
-		return v
-	}
-	client = string(next())
-	nanos, k := binary.Varint(b)
-	if err != nil || k <= 0 {
-		return "", time.Time{}, nil, errIntakeRecord
-	}
-	b = b[k:]
-	count, k := binary.Uvarint(b)
-	if k <= 0 || count > uint64(len(b)) {
-		return "", time.Time{}, nil, errIntakeRecord
-	}
-	b = b[k:]
-	for range count {
-		raw := next()
-		if err != nil {
-			return "", time.Time{}, nil, err
-		}
-		raws = append(raws, raw)
-	}
-	if len(b) != 0 {
-		return "", time.Time{}, nil, errIntakeRecord
-	}
-	return client, time.Unix(0, nanos), raws, nil
 }

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"log/slog"
 	"testing"
 	"time"
@@ -15,22 +14,6 @@ import (
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
-
-func TestIntakeRecordRoundTrip(t *testing.T) {
-	now := time.Unix(0, 1_800_000_000_123_456_789)
-	raws := [][]byte{[]byte("first"), {}, bytes.Repeat([]byte{7}, 300)}
-	b := encodeIntake("clinic-12", now, raws)
-	client, at, got, err := decodeIntake(b)
-	if err != nil || client != "clinic-12" || !at.Equal(now) || len(got) != 3 ||
-		!bytes.Equal(got[0], raws[0]) || len(got[1]) != 0 || !bytes.Equal(got[2], raws[2]) {
-		t.Fatalf("decode = %q %v %q %v", client, at, got, err)
-	}
-	for n := range len(b) {
-		if _, _, _, err := decodeIntake(b[:n]); err == nil {
-			t.Fatalf("record cut to %d of %d bytes decoded without error", n, len(b))
-		}
-	}
-}
 
 func openMain(t *testing.T, dir string) *Relay { return openMainWith(t, dir, nil) }
 

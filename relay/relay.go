@@ -43,7 +43,7 @@ type Relay struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	store  *store.Store
-	intake *intake // see intake.go
+	intake durability // see intake.go
 	opts   link.Options
 
 	httpLn   net.Listener
@@ -249,7 +249,7 @@ func (r *Relay) Close() error {
 func (r *Relay) closeStore() error {
 	var err error
 	if r.intake != nil {
-		err = r.intake.j.Close()
+		err = r.intake.close()
 	}
 	return errors.Join(err, r.store.Close())
 }

@@ -93,7 +93,6 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 		return
 	}
-	save := func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }
 	// then runs on the store's writer: ack must not block (Link acks don't).
 	then := func(err error) {
 		if err != nil {
@@ -105,10 +104,9 @@ func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 		ack(rejected)
 	}
 	if h.p.kind == peerClient {
-		direct := func() { r.store.SubmitThen(save, then) }
-		r.storeClientBatch(h.p.id, raws, items, now, func() { ack(rejected) }, direct)
+		r.intake.storeClientBatch(h.p.id, raws, items, now, then)
 	} else {
-		r.store.SubmitForwarded(save, then)
+		r.store.SubmitForwarded(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }, then)
 	}
 }
 
