@@ -9,6 +9,7 @@ import (
 
 	"github.com/medrelay/medrelay/adminapi"
 	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/relay/audit"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 )
@@ -66,7 +67,7 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 			return err
 		}
 		if r.cfg.Role == config.RoleMain {
-			return tx.Audit(now, auditRecord(env, len(d.Raw), now, "replayed: queued: "+string(queue)))
+			return tx.Audit(now, audit.Record(env, len(d.Raw), now, "replayed: queued: "+string(queue)))
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 
 	client "github.com/medrelay/medrelay/client-sdk"
 	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/relay/audit"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 
@@ -88,7 +89,7 @@ func TestUnknownRelayDeadLettersWithReceipt(t *testing.T) {
 	if got := n.relays["main"].Status().DeadLetters; got != 1 {
 		t.Errorf("main has %d dead letters, want 1", got)
 	}
-	recs, err := n.relays["main"].Audit(relay.AuditQuery{To: "county-zz/x"})
+	recs, err := n.relays["main"].Audit(audit.Query{To: "county-zz/x"})
 	if err != nil || len(recs) != 1 || recs[0].Outcome != "dead: unknown relay county-zz" {
 		t.Errorf("audit = %+v, %v", recs, err)
 	}
@@ -298,7 +299,7 @@ func TestReplayDeadLetterAfterItsRelayJoins(t *testing.T) {
 	if main.Status().DeadLetters != 0 {
 		t.Error("the replayed dead letter is still listed")
 	}
-	recs, _ := main.Audit(relay.AuditQuery{To: "county-zz/rx"})
+	recs, _ := main.Audit(audit.Query{To: "county-zz/rx"})
 	if len(recs) != 2 || recs[1].Outcome != "replayed: queued: child/county-zz" {
 		t.Errorf("audit = %+v, want the dead letter and its replay", recs)
 	}

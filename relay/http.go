@@ -7,13 +7,11 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/adminapi"
-	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/link/hello"
+	"github.com/medrelay/medrelay/relay/audit"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 )
@@ -135,7 +133,7 @@ func (r *Relay) serveAudit(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "the audit log is kept by main; ask the main relay", http.StatusNotFound)
 		return
 	}
-	q, err := parseAuditQuery(req)
+	q, err := audit.ParseQuery(req.URL.Query())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -158,39 +156,12 @@ func (r *Relay) serveAuditVerify(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "the audit log is kept by main; ask the main relay", http.StatusNotFound)
 		return
 	}
-	res, err := r.store.VerifyAudit()
+	res, err := audit.Verify(r.store.AuditLog)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	writeJSON(w, res)
-}
-
-func parseAuditQuery(req *http.Request) (AuditQuery, error) {
-	v := req.URL.Query()
-	q := AuditQuery{From: v.Get("from"), To: v.Get("to"), Command: v.Get("command")}
-	if s := v.Get("since"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return q, fmt.Errorf("since %q is invalid: use RFC 3339, like 2026-01-02T15:04:05Z", s)
-		}
-		q.Since = t
-	}
-	for _, a := range []string{q.From, q.To} {
-		if a != "" && strings.Contains(a, "/") && !strings.HasSuffix(a, "/") {
-			if _, err := envelope.ParseAddress(a); err != nil {
-				return q, err
-			}
-		}
-	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			return q, fmt.Errorf("limit %q is invalid: use a positive number", s)
-		}
-		q.Limit = n
-	}
-	return q, nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

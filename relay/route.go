@@ -6,6 +6,7 @@ import (
 
 	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/relay/audit"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
 
@@ -124,7 +125,7 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 		return in, err
 	}
 	in.idKey = seenKey(env.Id, p.kind == peerParent)
-	if isAuditRecord(env) {
+	if audit.IsEvent(env) {
 		return r.acceptAuditRecord(p, raw, in, now)
 	}
 	in.queue, in.dead = r.route(env.To, p)
@@ -138,7 +139,7 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 		outcome = "dead: " + in.dead
 	}
 	if r.cfg.Role == config.RoleMain {
-		in.auditRec = auditRecord(env, len(in.raw), now, outcome)
+		in.auditRec = audit.Record(env, len(in.raw), now, outcome)
 	}
 	if shortcut {
 		in.shortcutRec = r.newAuditEvent(&in, now, outcome)

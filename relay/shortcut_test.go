@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	client "github.com/medrelay/medrelay/client-sdk"
-	"github.com/medrelay/medrelay/relay"
+	"github.com/medrelay/medrelay/relay/audit"
 	"github.com/medrelay/medrelay/relay/config"
 )
 
@@ -56,10 +56,10 @@ func TestShortcutOrEverythingThroughMain(t *testing.T) {
 			t.Errorf("shortcut=%v: hops %s, want %s", shortcut, hops, want)
 		}
 		waitFor(t, "main audits the envelope", func() bool {
-			recs, _ := main.Audit(relay.AuditQuery{To: "county-a/clinic-12"})
+			recs, _ := main.Audit(audit.Query{To: "county-a/clinic-12"})
 			return len(recs) == 1 && recs[0].ID == id
 		})
-		recs, _ := main.Audit(relay.AuditQuery{To: "county-a/clinic-12"})
+		recs, _ := main.Audit(audit.Query{To: "county-a/clinic-12"})
 		if got := strings.HasPrefix(recs[0].Outcome, "shortcut at county-a"); got != shortcut {
 			t.Errorf("shortcut=%v: audit outcome %q", shortcut, recs[0].Outcome)
 		}
@@ -70,7 +70,7 @@ func TestClientsCannotForgeAuditRecords(t *testing.T) {
 	dir := t.TempDir()
 	main := startRelay(t, "main", "", filepath.Join(dir, "main"))
 	c := dial(t, main, "mallory", false)
-	_, err := c.Send(context.Background(), "main/"+relay.AuditClient, relay.AuditCommand, nil, []byte(`{"id":"x"}`), client.AsEvent())
+	_, err := c.Send(context.Background(), "main/"+audit.Client, audit.Command, nil, []byte(`{"id":"x"}`), client.AsEvent())
 	if err == nil || !strings.Contains(err.Error(), "audit records come only from child relays") {
 		t.Fatalf("forged audit record: got %v, want a refusal", err)
 	}

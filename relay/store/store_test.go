@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/medrelay/medrelay/relay/audit"
 )
 
 func open(t *testing.T, dir string) *Store {
@@ -284,7 +286,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 	if fmt.Sprint(order) != `[{"n":0} {"n":1} {"n":2} {"n":3} {"n":4}]` {
 		t.Errorf("records in order %v", order)
 	}
-	res, err := s.VerifyAudit()
+	res, err := audit.Verify(s.AuditLog)
 	if err != nil || !res.OK || res.Records != 5 || len(res.Head) != 64 {
 		t.Fatalf("intact log: %+v, %v", res, err)
 	}
@@ -297,7 +299,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		forged := append(bytes.Clone(v[:32]), []byte(`{"n":99}`)...)
 		return tx.Bucket(bucketAudit).Put(bytes.Clone(k), forged)
 	})
-	if res, _ := s.VerifyAudit(); res.OK || res.Records != 2 {
+	if res, _ := audit.Verify(s.AuditLog); res.OK || res.Records != 2 {
 		t.Errorf("changed record: %+v, want a broken chain after 2 good records", res)
 	}
 }
@@ -311,7 +313,7 @@ func TestAuditChainDetectsRemovedTail(t *testing.T) {
 		k, _ := tx.Bucket(bucketAudit).Cursor().Last()
 		return tx.Bucket(bucketAudit).Delete(bytes.Clone(k))
 	})
-	if res, _ := s.VerifyAudit(); res.OK {
+	if res, _ := audit.Verify(s.AuditLog); res.OK {
 		t.Errorf("removed last record: %+v, want not OK", res)
 	}
 }
@@ -363,7 +365,7 @@ func TestAuditChainAcrossGroupedCommitsAndReopen(t *testing.T) {
 	if fmt.Sprint(recs) != "[r0 r1 r2 r3 r4]" {
 		t.Errorf("records %v, want r0..r4 without the refused one", recs)
 	}
-	if res, err := s.VerifyAudit(); err != nil || !res.OK || res.Records != 5 {
+	if res, err := audit.Verify(s.AuditLog); err != nil || !res.OK || res.Records != 5 {
 		t.Errorf("chain: %+v, %v; want 5 intact records", res, err)
 	}
 }

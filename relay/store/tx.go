@@ -2,12 +2,13 @@ package store
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/medrelay/medrelay/relay/audit"
 )
 
 // Fill of the pages a bucket splits. bbolt splits at half a page, which
@@ -155,10 +156,10 @@ func (t *Tx) SetSubtree(child string, subtree []string) error {
 
 // Audit appends a record to the audit log, keyed by time (never earlier
 // than the record before, so that key order is the order of appending)
-// and chained to the record before by SHA-256: each stored value is
-// SHA-256(previous hash, record) followed by the record, so that a record
-// changed or removed afterwards breaks the chain (see VerifyAudit). The
-// chain's end is stored once per commit, by finish.
+// and chained to the record before (package audit): each stored value is
+// audit.Chain(previous hash, record) followed by the record, so that a
+// record changed or removed afterwards breaks the chain (see
+// audit.Verify). The chain's end is stored once per commit, by finish.
 func (t *Tx) Audit(at time.Time, rec []byte) error {
 	b := t.tx.Bucket(bucketAudit)
 	b.FillPercent = appendFill
@@ -174,10 +175,7 @@ func (t *Tx) Audit(at time.Time, rec []byte) error {
 	k := make([]byte, 16)
 	binary.BigEndian.PutUint64(k, nanos)
 	binary.BigEndian.PutUint64(k[8:], seq)
-	h := sha256.New()
-	h.Write(t.audit.head)
-	h.Write(rec)
-	sum := h.Sum(nil)
+	sum := audit.Chain(t.audit.head, rec)
 	t.audit.head, t.audit.last = sum, nanos
 	return b.Put(k, append(sum, rec...))
 }
