@@ -131,14 +131,22 @@ func (r *Relay) serveChild(c link.Link, h *pb.Hello, transport string) {
 	r.log.Info("child disconnected", "child", id, "reason", errString(c.Err()))
 }
 
-// setSubtree records a child's subtree and tells this relay's parent.
+// setSubtree records a child's subtree and tells this relay's parent. A
+// relay that was routed through another child (a route that child no
+// longer holds, or held by a false claim) moves to this one with the
+// envelopes queued for it, in their order.
 func (r *Relay) setSubtree(child string, subtree []string) error {
-	if err := r.store.Update(func(tx *store.Tx) error { return tx.SetSubtree(child, subtree) }); err != nil {
-		return err
-	}
 	r.mu.Lock()
+	mine := make(map[string]bool, len(subtree))
+	took := make(map[string]bool) // children that held a relay of subtree
+	for _, rel := range subtree {
+		mine[rel] = true
+		if via, ok := r.routes[rel]; ok && via != child {
+			took[via] = true
+		}
+	}
 	for rel, via := range r.routes {
-		if via == child && !slices.Contains(subtree, rel) {
+		if via == child && !mine[rel] {
 			delete(r.routes, rel)
 		}
 	}
@@ -147,10 +155,45 @@ func (r *Relay) setSubtree(child string, subtree []string) error {
 	}
 	up := r.upConn
 	r.mu.Unlock()
+	moved := 0
+	err := r.store.Update(func(tx *store.Tx) error {
+		if err := tx.SetSubtree(child, subtree); err != nil {
+			return err
+		}
+		for old := range took {
+			n, err := tx.Move(string(childQueue(old)), func(raw []byte) string {
+				env, err := envelope.Decode(raw)
+				if err != nil || !mine[env.GetTo().GetRelay()] {
+					return ""
+				}
+				return string(childQueue(child))
+			})
+			if err != nil {
+				return err
+			}
+			moved += n
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		r.log.Warn("route moved: queued envelopes follow it", "child", child, "from", keys(took), "moved", moved)
+	}
 	if up != nil {
 		up.Announce(r.subtree())
 	}
 	return nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func errString(err error) string {

@@ -78,13 +78,9 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 	return string(queue), nil
 }
 
-// serveReplay is POST /v1/deadletters/{seq}/replay, for the relay's own
-// machine only, like the rest of what changes a relay's state.
+// serveReplay is POST /v1/deadletters/{seq}/replay, for an admin (with
+// auth on) or the relay's own machine (without auth): see Relay.admin.
 func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
-	if !fromLoopback(req) {
-		http.Error(w, "replaying dead letters is allowed only from the relay's own machine", http.StatusForbidden)
-		return
-	}
 	seq, err := strconv.ParseUint(req.PathValue("seq"), 10, 64)
 	if err != nil {
 		http.Error(w, "the dead letter's seq must be a number, as /v1/deadletters lists it", http.StatusBadRequest)

@@ -15,13 +15,22 @@ import (
 // connFlags are the flags of every command that talks to a relay.
 type connFlags struct {
 	transport, caFile, token string
+	allowPlaintext           bool
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
-	cf := &connFlags{}
+	cf := addAuthFlags(fs)
 	fs.StringVar(&cf.transport, "transport", "auto", "link transport: auto (what the relay prefers), http, tcp or quic")
+	return cf
+}
+
+// addAuthFlags adds the flags that verify the relay and prove who we are:
+// what the admin API's commands take (status, audit, deadletters, files).
+func addAuthFlags(fs *flag.FlagSet) *connFlags {
+	cf := &connFlags{transport: "auto"}
 	fs.StringVar(&cf.caFile, "ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
-	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one (default: $MEDRELAY_TOKEN)")
+	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one; the admin API needs a token with role admin (default: $MEDRELAY_TOKEN)")
+	fs.BoolVar(&cf.allowPlaintext, "allow-plaintext", false, "send the token to an http:// relay, in the clear (a test bench whose relay sets auth.allow_plaintext)")
 	return cf
 }
 
@@ -38,12 +47,16 @@ func (cf *connFlags) check() error {
 
 // apply sets the SDK options of the flags.
 func (cf *connFlags) apply(o client.Options) client.Options {
-	o.Transport, o.CAFile, o.Token = cf.transport, cf.caFile, cf.token
+	o.Transport, o.CAFile, o.Token, o.AllowPlaintext = cf.transport, cf.caFile, cf.token, cf.allowPlaintext
 	return o
 }
 
 // httpClient returns a client for the relay's admin API at base.
+// A token goes only to a verified https:// relay (see --allow-plaintext).
 func (cf *connFlags) httpClient(base string) (*http.Client, error) {
+	if err := tlsconf.CheckToken(base, cf.token, cf.allowPlaintext); err != nil {
+		return nil, fmt.Errorf("%w: %v (--allow-plaintext)", errUsage, err)
+	}
 	tc, err := tlsconf.Client(base, tlsconf.ClientOptions{CAFile: cf.caFile})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
@@ -51,4 +64,11 @@ func (cf *connFlags) httpClient(base string) (*http.Client, error) {
 	hc := tlsconf.HTTPClient(tc)
 	hc.Timeout = 30 * time.Second
 	return hc, nil
+}
+
+// authorize sets the token on an admin API request.
+func (cf *connFlags) authorize(req *http.Request) {
+	if cf.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cf.token)
+	}
 }

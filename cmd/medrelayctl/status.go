@@ -132,9 +132,7 @@ func get(ctx context.Context, cf *connFlags, base, path string, query map[string
 		}
 	}
 	req.URL.RawQuery = q.Encode()
-	if cf.token != "" {
-		req.Header.Set("Authorization", "Bearer "+cf.token)
-	}
+	cf.authorize(req)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("reach relay: %w", err)

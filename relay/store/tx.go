@@ -191,3 +191,38 @@ func (t *Tx) JournalApplied() uint64 {
 func (t *Tx) SetJournalApplied(seq uint64) error {
 	return t.tx.Bucket(bucketMeta).Put(keyJournal, u64(seq))
 }
+
+// Move moves the entries of queue from for which to returns a queue name
+// to the end of that queue, in their order, and returns how many moved.
+// A route that moved from one child to another takes its queued
+// envelopes with it.
+func (t *Tx) Move(from string, to func(raw []byte) string) (int, error) {
+	b := t.tx.Bucket(bucketQueues).Bucket([]byte(from))
+	if b == nil {
+		return 0, nil
+	}
+	type entry struct {
+		seq uint64
+		raw []byte
+		to  string
+	}
+	var moving []entry
+	err := b.ForEach(func(k, v []byte) error {
+		if q := to(v); q != "" && q != from {
+			moving = append(moving, entry{binary.BigEndian.Uint64(k), bytes.Clone(v), q})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range moving {
+		if _, err := t.Enqueue(e.to, e.raw); err != nil {
+			return 0, err
+		}
+		if err := t.Remove(from, []uint64{e.seq}); err != nil {
+			return 0, err
+		}
+	}
+	return len(moving), nil
+}
