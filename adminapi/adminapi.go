@@ -16,8 +16,11 @@ type Status struct {
 	Clients     []ClientStatus `json:"clients"`
 	Queues      map[string]int `json:"queues"`
 	DeadLetters int            `json:"dead_letters"`
-	Commits     uint64         `json:"commits"`
-	CommitLast  string         `json:"commit_latency_last"`
+	// Connections is how many TCP, QUIC and HTTP connections are open
+	// (limits.max_connections bounds them).
+	Connections int    `json:"connections"`
+	Commits     uint64 `json:"commits"`
+	CommitLast  string `json:"commit_latency_last"`
 	// CommitAvg is the mean commit time since start, and CommitGroup the
 	// mean number of submissions each commit served.
 	CommitAvg   string  `json:"commit_latency_avg"`

@@ -93,6 +93,7 @@ func (r *Relay) Status() adminapi.Status {
 	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })
 	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ID < st.Clients[j].ID })
 	st.DeadLetters = r.store.DeadLetterCount()
+	st.Connections = r.limiter.open()
 	return st
 }
 
@@ -113,6 +114,7 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "# TYPE medrelay_commit_submissions_total counter\nmedrelay_commit_submissions_total %d\n", cs.Submissions)
 	fmt.Fprintf(w, "# TYPE medrelay_commit_latency_max_seconds gauge\nmedrelay_commit_latency_max_seconds %g\n", cs.MaxLatency.Seconds())
 	fmt.Fprintf(w, "# TYPE medrelay_dead_letters gauge\nmedrelay_dead_letters %d\n", st.DeadLetters)
+	fmt.Fprintf(w, "# TYPE medrelay_connections_open gauge\nmedrelay_connections_open %d\n", st.Connections)
 	up := 0
 	if st.Parent != nil && st.Parent.State == "connected" {
 		up = 1

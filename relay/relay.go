@@ -67,6 +67,7 @@ type Relay struct {
 	ancestry []string // the parent and its ancestors
 	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
+	limiter  *connLimiter // see connlimit.go
 }
 
 // Options are what a relay needs besides its config file.
@@ -86,6 +87,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("relay", cfg.ID)
+	cfg.Limits.FillDefaults() // for configs not made by config.Parse
 	opts.Link.MaxFrame = cfg.Limits.MaxFrameBytes
 	files, err := openFiles(context.Background(), cfg, log)
 	if err != nil {
@@ -107,7 +109,10 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		inboxes:  make(map[string]*inbox),
 		conns:    make(map[link.Link]struct{}),
 		files:    files,
+		limiter:  newConnLimiter(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerAddress, log),
 	}
+	opts.Link.MaxHello = cfg.Limits.MaxHelloBytes
+	r.opts = opts.Link
 	if err := r.setupSecurity(); err != nil {
 		st.Close()
 		return nil, err
@@ -139,11 +144,13 @@ func (r *Relay) listen() error {
 	if r.httpLn, err = net.Listen("tcp", r.cfg.Listen.HTTP); err != nil {
 		return fmt.Errorf("listen.http %s: %w", r.cfg.Listen.HTTP, err)
 	}
+	r.httpLn = &limitedListener{Listener: r.httpLn, l: r.limiter, transport: "http"}
 	if r.cfg.Listen.TCP != "" {
 		if r.tcpLn, err = net.Listen("tcp", r.cfg.Listen.TCP); err != nil {
 			r.httpLn.Close()
 			return fmt.Errorf("listen.tcp %s: %w", r.cfg.Listen.TCP, err)
 		}
+		r.tcpLn = &limitedListener{Listener: r.tcpLn, l: r.limiter, transport: "tcp"}
 		if r.tls != nil {
 			r.tcpLn = tls.NewListener(r.tcpLn, tlsconf.ForLink(r.tls))
 		}
@@ -177,7 +184,8 @@ func (r *Relay) TCPAddr() string {
 func (r *Relay) Start() {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.httpLink = r.newHTTPLink()
-	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	lim := r.cfg.Limits
+	r.srv = &http.Server{Handler: bodyDeadline(r.handler(), lim.HTTPBodyTimeout), ReadHeaderTimeout: min(10*time.Second, lim.HTTPBodyTimeout), IdleTimeout: lim.HTTPIdleTimeout}
 	r.goRun(func() {
 		var err error
 		if r.tls != nil {

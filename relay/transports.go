@@ -87,7 +87,14 @@ func (r *Relay) quicAcceptLoop() {
 			r.log.Warn("accept", "transport", "quic", "err", err)
 			continue
 		}
+		release, err := r.limiter.acquire(qc.RemoteAddr())
+		if err != nil {
+			r.limiter.refuse("quic", qc.RemoteAddr(), err)
+			qc.CloseWithError(quiclink.CodeRefused, "connection refused: "+err.Error())
+			continue
+		}
 		r.goRun(func() {
+			defer release()
 			s, err := quiclink.AcceptStream(qc, link.HandshakeTimeout)
 			if err != nil {
 				r.log.Debug("quic connection without a link stream", "remote", qc.RemoteAddr().String(), "err", err)
@@ -105,6 +112,7 @@ func (r *Relay) newHTTPLink() *httplink.Server {
 		IdleTimeout: r.linkTimeout(),
 		Window:      r.opts.Window,
 		MaxBody:     r.cfg.Limits.MaxFrameBytes,
+		MaxHello:    r.cfg.Limits.MaxHelloBytes,
 		Logger:      r.log,
 	})
 }

@@ -393,32 +393,32 @@ func (c *Config) fillDefaults() {
 	if c.Parent != nil && c.Parent.Transport == "" {
 		c.Parent.Transport = "auto"
 	}
-	if c.Limits.MaxFrameBytes == 0 {
-		c.Limits.MaxFrameBytes = DefaultMaxFrameBytes
-	}
-	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Limits.MaxTTL == 0 {
-		c.Limits.MaxTTL = DefaultMaxTTL
-	}
-	if c.Limits.MaxHelloBytes == 0 {
-		c.Limits.MaxHelloBytes = DefaultMaxHelloBytes
-	}
-	if c.Limits.MaxConnections == 0 {
-		c.Limits.MaxConnections = DefaultMaxConnections
-	}
-	if c.Limits.MaxConnectionsPerAddress == 0 {
-		c.Limits.MaxConnectionsPerAddress = DefaultMaxConnectionsPerAddress
-	}
-	if c.Limits.HTTPIdleTimeout == 0 {
-		c.Limits.HTTPIdleTimeout = DefaultHTTPIdleTimeout
-	}
-	if c.Limits.HTTPBodyTimeout == 0 {
-		c.Limits.HTTPBodyTimeout = DefaultHTTPBodyTimeout
-	}
+	c.Limits.FillDefaults()
 	if c.FileStore != nil {
 		c.FileStore.fillDefaults()
+	}
+}
+
+// FillDefaults sets the limits left zero to their defaults.
+func (l *Limits) FillDefaults() {
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	set(&l.MaxFrameBytes, DefaultMaxFrameBytes)
+	set(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	set(&l.MaxHelloBytes, DefaultMaxHelloBytes)
+	set(&l.MaxConnections, DefaultMaxConnections)
+	set(&l.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
+	if l.MaxTTL == 0 {
+		l.MaxTTL = DefaultMaxTTL
+	}
+	if l.HTTPIdleTimeout == 0 {
+		l.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if l.HTTPBodyTimeout == 0 {
+		l.HTTPBodyTimeout = DefaultHTTPBodyTimeout
 	}
 }
 
