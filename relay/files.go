@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -147,6 +146,14 @@ func (f *fileService) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	if req.Method == http.MethodPut {
+		max := f.r.cfg.Limits.MaxFilePutBytes
+		if req.ContentLength > max {
+			fileError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("a PUT of %d bytes is over this relay's limit of %d (limits.max_file_put_bytes): upload in parts (multipart), as the SDK does", req.ContentLength, max))
+			return
+		}
+		req.Body = http.MaxBytesReader(w, req.Body, max)
+	}
 	f.handler.ServeHTTP(w, req)
 }
 
@@ -194,33 +201,20 @@ func parentFilesClient(cfg *config.Config) (*filehttp.Client, error) {
 	if err := tlsconf.CheckToken(cfg.Parent.URL, cfg.Parent.Token, cfg.Parent.AllowPlaintext); err != nil {
 		return nil, fmt.Errorf("parent.token: %w", err)
 	}
+	if !authenticates(cfg) {
+		// This node cannot tell who its callers are: it never lends them
+		// its own credentials (parentFilesNoCreds says so at start).
+		hc, err = tlsconf.FilesClient(cfg.Parent.URL, tlsconf.ClientOptions{CAFile: cfg.Parent.CAFile})
+		if err != nil {
+			return nil, err
+		}
+		co.HTTPClient = hc
+		return filehttp.NewClient(co)
+	}
 	if token := cfg.Parent.Token; token != "" {
 		co.Authorize = func(req *http.Request) { req.SetBasicAuth(cfg.ID, token) }
 	}
 	return filehttp.NewClient(co)
-}
-
-// authorizeFiles decides the file requests that carry no signed URL.
-// With auth on, reading and writing objects needs a valid credential of
-// any role (a verified client certificate, HTTP basic auth with the id and
-// its token, or a bearer token), and listing, deleting and gc need role
-// admin. Without auth, reads and writes are open to whoever reaches the
-// relay's HTTP address (as its links are), and listing, deleting and gc
-// are kept to the relay's own machine (loopback).
-func (r *Relay) authorizeFiles(req *http.Request, op filehttp.Op, _ string) error {
-	if op != filehttp.OpRead && op != filehttp.OpWrite {
-		_, err := r.authorizeAdmin(req, true)
-		return err
-	}
-	certs := r.cfg.TLS != nil && r.cfg.TLS.ClientCAFile != ""
-	if r.creds == nil && certs && tlsconf.PeerID(req.TLS) == "" {
-		return errors.New("this relay accepts only client certificates")
-	}
-	if _, ok, err := r.caller(req); ok && err != nil {
-		r.log.Warn("file request refused", "op", string(op), "remote", req.RemoteAddr, "reason", err.Error())
-		return fmt.Errorf("%w (send HTTP basic auth with your client or relay id and its token)", err)
-	}
-	return nil
 }
 
 // queuedTTL is how long a snapshot of the queued envelope ids serves

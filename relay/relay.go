@@ -271,6 +271,9 @@ func (r *Relay) maintain() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+			if _, err := r.store.PruneGrants(time.Now()); err != nil {
+				r.log.Warn("prune file read grants", "err", err)
+			}
 			if n, err := r.store.PruneSeen(time.Now()); err != nil {
 				r.log.Warn("prune dedupe records", "err", err)
 			} else if n > 0 {

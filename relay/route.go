@@ -232,6 +232,8 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			}
 		} else if _, err := tx.Enqueue(string(in.queue), in.raw); err != nil {
 			return err
+		} else if err := r.grantFiles(tx, in.queue, in.env, now); err != nil {
+			return err
 		}
 		if in.auditRec != nil {
 			if err := tx.Audit(now, in.auditRec); err != nil {

@@ -44,6 +44,9 @@ func (r *Relay) setupSecurity() error {
 			r.log.Warn("AUTH WITHOUT TLS: tokens cross the network in the clear (auth.allow_plaintext: true); use this on a test bench only")
 		}
 	}
+	if p := r.cfg.Parent; p != nil && r.cfg.FileStore == nil && !authenticates(r.cfg) && p.Token != "" {
+		r.log.Warn("file requests go to the parent without this node's credentials: this node has no auth, so it cannot tell who its callers are and never lends them parent.token; turn auth on to serve files from a parent that requires credentials")
+	}
 	return nil
 }
 

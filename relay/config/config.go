@@ -32,6 +32,7 @@ const (
 	DefaultMaxTTL        = envelope.DefaultMaxTTL
 
 	DefaultMaxHelloBytes            = 64 << 10
+	DefaultMaxFilePutBytes          = 64 << 20
 	DefaultMaxConnections           = 4096
 	DefaultMaxConnectionsPerAddress = 256
 	DefaultHTTPIdleTimeout          = 60 * time.Second
@@ -143,6 +144,10 @@ type Limits struct {
 	// MaxTTL bounds how long an envelope may live (default 168h). Envelopes
 	// without expires_at get this TTL; dedupe records are kept this long.
 	MaxTTL time.Duration `yaml:"max_ttl"`
+	// MaxFilePutBytes bounds the body of one PUT to the file service (an
+	// object, or one part of a multipart upload; default 64 MiB, four
+	// times the SDK's part size).
+	MaxFilePutBytes int64 `yaml:"max_file_put_bytes"`
 	// MaxHelloBytes bounds a link's first frame, read before the peer is
 	// admitted (default 64 KiB): an unauthenticated peer makes the relay
 	// allocate no more than this.
@@ -359,6 +364,8 @@ func (l *Limits) validate() error {
 		return errors.New("limits.max_frame_bytes must be at least 65536")
 	case l.MaxHelloBytes < 0 || (l.MaxHelloBytes != 0 && l.MaxHelloBytes < 1024):
 		return errors.New("limits.max_hello_bytes must be at least 1024 (a hello with a long subtree needs a few KiB)")
+	case l.MaxFilePutBytes < 0:
+		return errors.New("limits.max_file_put_bytes must not be negative")
 	case l.MaxConnections < 0:
 		return errors.New("limits.max_connections must not be negative")
 	case l.MaxConnectionsPerAddress < 0:
@@ -413,6 +420,9 @@ func (l *Limits) FillDefaults() {
 	set(&l.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
 	if l.MaxTTL == 0 {
 		l.MaxTTL = DefaultMaxTTL
+	}
+	if l.MaxFilePutBytes == 0 {
+		l.MaxFilePutBytes = DefaultMaxFilePutBytes
 	}
 	if l.HTTPIdleTimeout == 0 {
 		l.HTTPIdleTimeout = DefaultHTTPIdleTimeout
