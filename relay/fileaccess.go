@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medrelay/medrelay/filestore/filehttp"
@@ -79,10 +80,51 @@ func (r *Relay) authorizeFiles(req *http.Request, op filehttp.Op, key string) er
 		r.log.Warn("file request refused", "op", string(op), "remote", req.RemoteAddr, "reason", err.Error())
 		return fmt.Errorf("%w (send HTTP basic auth with your client or relay id and its token)", err)
 	}
-	if err := r.authorizeKey(ident, op, key); err != nil {
+	err = r.authorizeKey(ident, op, key)
+	if err == nil && req.Method == http.MethodPut && ident.Role == auth.RoleClient {
+		n := req.ContentLength
+		if n < 0 {
+			n = r.cfg.Limits.MaxFilePutBytes
+		}
+		err = r.files.meter.charge(ident.ID, n, r.cfg.Limits.MaxFileBytesPerCaller, time.Now())
+	}
+	if err != nil {
 		r.log.Warn("file request refused", "op", string(op), "id", ident.ID, "role", string(ident.Role), "key", key, "reason", err.Error())
 		return err
 	}
+	return nil
+}
+
+// uploadMeter counts the bytes each client PUT in the last 24 hours
+// (in two halves of a day each, so a window never resets all at once).
+type uploadMeter struct {
+	mu     sync.Mutex
+	start  time.Time        // when the current half-day began
+	now    map[string]int64 // this half-day
+	before map[string]int64 // the one before
+}
+
+const meterHalf = 12 * time.Hour
+
+// charge adds n bytes for id, or refuses them when they would pass max
+// (0: no bound).
+func (m *uploadMeter) charge(id string, n, max int64, now time.Time) error {
+	if max <= 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.now == nil || now.Sub(m.start) >= 2*meterHalf:
+		m.start, m.now, m.before = now, map[string]int64{}, map[string]int64{}
+	case now.Sub(m.start) >= meterHalf:
+		m.start, m.before, m.now = m.start.Add(meterHalf), m.now, map[string]int64{}
+	}
+	used := m.now[id] + m.before[id]
+	if used+n > max {
+		return fmt.Errorf("client %s has uploaded %d bytes through this relay in the last day; %d more would pass limits.max_file_bytes_per_caller (%d)", id, used, n, max)
+	}
+	m.now[id] += n
 	return nil
 }
 

@@ -23,7 +23,10 @@ import (
 // its own files and those of envelopes delivered to it; a reference whose
 // key ends in "/" grants every key under it; PUTs are bounded.
 func TestFileAccessIsTiedToTheKey(t *testing.T) {
-	s := startSecuredMain(t, func(c *config.Config) { c.Limits.MaxFilePutBytes = 1 << 20 })
+	s := startSecuredMain(t, func(c *config.Config) {
+		c.Limits.MaxFilePutBytes = 1 << 20
+		c.Limits.MaxFileBytesPerCaller = 2 << 20
+	})
 	tokA := s.add(t, "clinic-a", auth.RoleClient)
 	tokB := s.add(t, "clinic-b", auth.RoleClient)
 	tokR := s.add(t, "radiology", auth.RoleClient)
@@ -103,5 +106,16 @@ func TestFileAccessIsTiedToTheKey(t *testing.T) {
 	// A PUT over limits.max_file_put_bytes.
 	if code, body := do("PUT", "main/clinic-a/big", "clinic-a", tokA, make([]byte, 1<<20+1)); code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "limits.max_file_put_bytes") {
 		t.Fatalf("an oversized PUT: %d %s, want 413 naming the key", code, body)
+	}
+	// limits.max_file_bytes_per_caller: clinic-a has PUT about 3 KB; two
+	// more MiB pass its bound of 2 MiB a day, and clinic-b is not charged.
+	if code, body := do("PUT", "main/clinic-a/p1", "clinic-a", tokA, make([]byte, 1<<20)); code/100 != 2 {
+		t.Fatalf("a PUT within the day's bound: %d %s", code, body)
+	}
+	if code, body := do("PUT", "main/clinic-a/p2", "clinic-a", tokA, make([]byte, 1<<20)); code != http.StatusForbidden || !strings.Contains(body, "limits.max_file_bytes_per_caller") {
+		t.Fatalf("a PUT past the day's bound: %d %s, want 403 naming the key", code, body)
+	}
+	if code, body := do("PUT", "main/clinic-b/p1", "clinic-b", tokB, make([]byte, 1<<20)); code/100 != 2 {
+		t.Fatalf("another client's PUT: %d %s", code, body)
 	}
 }

@@ -36,6 +36,7 @@ type fileService struct {
 	info  filehttp.StoreInfo
 	own   bool // false: the store is the parent's, reached over HTTP
 	log   *slog.Logger
+	meter uploadMeter // bytes PUT per client (limits.max_file_bytes_per_caller)
 	r     *Relay
 
 	once    sync.Once

@@ -247,3 +247,27 @@ func TestTokensOnlyUnderTLS(t *testing.T) {
 	}
 	c.Close()
 }
+
+// Lines written before roles act as clients, except the relays named
+// under auth.relays, which may announce what the config gives them.
+func TestLegacyCredentialsWithRelaysNamedInConfig(t *testing.T) {
+	var creds string
+	s := startSecuredMain(t, func(c *config.Config) {
+		creds = c.Auth.CredentialsFile
+		c.Auth.Relays = map[string][]string{"county-b": {"township-b1"}}
+	})
+	tokB, hashB := auth.NewToken()
+	tokX, hashX := auth.NewToken()
+	if err := os.WriteFile(creds, []byte("county-b "+hashB+"\nclinic-x "+hashX+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.claim(t, "tcp", "clinic-x", tokX, "clinic-x"); err == nil || !strings.Contains(err.Error(), "role client") {
+		t.Fatalf("a legacy clinic line as a relay: %v, want a refusal naming the role", err)
+	}
+	if _, err := s.claim(t, "tcp", "county-b", tokB, "county-b", "township-b9"); err == nil || !strings.Contains(err.Error(), "township-b9") {
+		t.Fatalf("a legacy relay announcing what the config does not give it: %v, want a refusal", err)
+	}
+	if _, err := s.claim(t, "http", "county-b", tokB, "county-b", "township-b1"); err != nil {
+		t.Fatalf("a legacy relay named under auth.relays: %v", err)
+	}
+}

@@ -148,6 +148,11 @@ type Limits struct {
 	// object, or one part of a multipart upload; default 64 MiB, four
 	// times the SDK's part size).
 	MaxFilePutBytes int64 `yaml:"max_file_put_bytes"`
+	// MaxFileBytesPerCaller bounds what one client may upload through this
+	// relay's file service in 24 hours, counted from its PUTs (0, the
+	// default: no bound). Uploads by presigned URLs straight to the
+	// storage are not counted: bound those in the storage.
+	MaxFileBytesPerCaller int64 `yaml:"max_file_bytes_per_caller"`
 	// MaxHelloBytes bounds a link's first frame, read before the peer is
 	// admitted (default 64 KiB): an unauthenticated peer makes the relay
 	// allocate no more than this.
@@ -366,6 +371,8 @@ func (l *Limits) validate() error {
 		return errors.New("limits.max_hello_bytes must be at least 1024 (a hello with a long subtree needs a few KiB)")
 	case l.MaxFilePutBytes < 0:
 		return errors.New("limits.max_file_put_bytes must not be negative")
+	case l.MaxFileBytesPerCaller < 0:
+		return errors.New("limits.max_file_bytes_per_caller must not be negative (0: no bound)")
 	case l.MaxConnections < 0:
 		return errors.New("limits.max_connections must not be negative")
 	case l.MaxConnectionsPerAddress < 0:
