@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/envelope"
@@ -185,6 +186,24 @@ func (r *Relay) setSubtree(child string, subtree []string) error {
 		up.Announce(r.subtree())
 	}
 	return nil
+}
+
+// reroute returns the child queue that holds target's relay now, when q
+// is a child queue and the route moved since q was chosen. It runs on the
+// store's writer: setSubtree changes the routes before it submits the
+// move of the queued envelopes, so an envelope is either moved with them
+// or stored where the route is now, never left behind.
+func (r *Relay) reroute(q Queue, to *pb.Address) Queue {
+	if !strings.HasPrefix(string(q), "child/") {
+		return q
+	}
+	r.mu.RLock()
+	via, ok := r.routes[to.GetRelay()]
+	r.mu.RUnlock()
+	if ok {
+		return childQueue(via)
+	}
+	return q
 }
 
 func keys(m map[string]bool) []string {

@@ -230,7 +230,7 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			if err := r.deadLetter(tx, inboundQueue, in.env, in.raw, in.dead, status); err != nil {
 				return err
 			}
-		} else if _, err := tx.Enqueue(string(in.queue), in.raw); err != nil {
+		} else if _, err := tx.Enqueue(string(r.reroute(in.queue, in.env.To)), in.raw); err != nil {
 			return err
 		} else if err := r.grantFiles(tx, in.queue, in.env, now); err != nil {
 			return err
