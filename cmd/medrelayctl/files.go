@@ -124,6 +124,10 @@ func saveFiles(ctx context.Context, c *client.Client, e *client.Envelope, dir st
 		return fmt.Errorf("--save-dir: %w", err)
 	}
 	for _, ref := range e.Files {
+		if strings.HasSuffix(ref.GetKey(), "/") {
+			fmt.Fprintf(stderr, "envelope %s: %s is a prefix: it lets this client read the files under it, which the envelope names otherwise\n", e.Id, ref.GetKey())
+			continue
+		}
 		name := client.FileName(ref)
 		path := filepath.Join(dir, name)
 		bar := progress.New(stderr, progress.Options{Label: "download " + name})
