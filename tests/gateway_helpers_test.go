@@ -409,13 +409,26 @@ func (v *viewer) Output() string {
 	return v.out.String()
 }
 
-// Received maps each SOP instance UID at the viewer to the SHA-256 of
-// each copy's data set (one entry per file: duplicates show as longer
-// lists). Files storescp has not finished writing (no parseable meta
-// group yet) are skipped.
-func (v *viewer) Received(t testing.TB) map[string][]string {
+// Received maps each SOP instance UID at the viewer to its copies (one
+// per file: a second delivery is a second copy). Files storescp has not
+// finished writing (no complete meta group yet) are skipped.
+func (v *viewer) Received(t testing.TB) map[string][]viewerCopy {
 	t.Helper()
 	return receivedIn(t, v.Dir)
+}
+
+// viewerCopy is one file at the viewer.
+type viewerCopy struct {
+	sum string    // SHA-256 of the data set after the meta group
+	mod time.Time // when storescp finished writing it
+}
+
+func sums(copies []viewerCopy) []string {
+	var s []string
+	for _, c := range copies {
+		s = append(s, c.sum)
+	}
+	return s
 }
 
 // Count returns the number of files at the viewer (complete or not).
@@ -430,9 +443,9 @@ func (v *viewer) Count() int {
 	return n
 }
 
-func receivedIn(t testing.TB, dir string) map[string][]string {
+func receivedIn(t testing.TB, dir string) map[string][]viewerCopy {
 	t.Helper()
-	got := map[string][]string{}
+	got := map[string][]viewerCopy{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -442,7 +455,11 @@ func receivedIn(t testing.TB, dir string) map[string][]string {
 			t.Logf("viewer file %s: %v", p, err)
 			return nil
 		}
-		got[uid] = append(got[uid], sha(ds))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		got[uid] = append(got[uid], viewerCopy{sum: sha(ds), mod: info.ModTime()})
 		return nil
 	})
 	if err != nil {
@@ -553,7 +570,7 @@ func checkArrived(t testing.TB, v *viewer, want map[string]string) (duplicates i
 				t.Errorf("instance %s never reached the viewer", uid)
 			}
 		default:
-			for _, c := range copies {
+			for _, c := range sums(copies) {
 				if c != sum {
 					wrong++
 					if wrong <= 5 {
@@ -627,13 +644,13 @@ const (
 )
 
 type gwNetOptions struct {
-	storage gwStorage
-	// routeExtra is more YAML under gateway A's route (indented 4 spaces).
+	storage           gwStorage
 	completeOnRelease bool
 	stableAfter       string // default 1s
 	viewerArgs        []string
-	// peersA is more peers of gateway A (YAML list items, indented 2).
-	peersA string
+	// peersA and peersB are more peers of gateway A and B (YAML list
+	// items, indented 2), routesA more routes of gateway A.
+	peersA, peersB, routesA string
 }
 
 type gwNet struct {
@@ -669,11 +686,11 @@ func startGwNet(t testing.TB, o gwNetOptions) *gwNet {
 		stable = "1s"
 	}
 	n.b = newGateway(t, n.dir, gwConfig{name: "gw-b", id: "gw-b", relayURL: n.countyB.URL, aet: aetGwB, body: fmt.Sprintf(
-		"peers:\n  - {aet: %s, host: 127.0.0.1, port: %d}\ndeliver:\n  default_destination: %s\nstable_after: %s\n",
-		aetViewer, n.viewer.Port, aetViewer, stable)})
+		"peers:\n  - {aet: %s, host: 127.0.0.1, port: %d}\n%sdeliver:\n  default_destination: %s\nstable_after: %s\n",
+		aetViewer, n.viewer.Port, o.peersB, aetViewer, stable)})
 	n.a = newGateway(t, n.dir, gwConfig{name: "gw-a", id: "gw-a", relayURL: n.countyA.URL, aet: aetGwA, body: fmt.Sprintf(
-		"peers:\n  - {aet: %s, host: 127.0.0.1, port: 104}\n%sroutes:\n  - match: {called_aet: %s}\n    to: %s\n    destination: %s\n    complete_on_release: %t\nstable_after: %s\n",
-		aetClinic, o.peersA, aetRouteB, gwAddrB, aetViewer, o.completeOnRelease, stable)})
+		"peers:\n  - {aet: %s, host: 127.0.0.1, port: 104}\n%sroutes:\n  - match: {called_aet: %s}\n    to: %s\n    destination: %s\n    complete_on_release: %t\n%sstable_after: %s\n",
+		aetClinic, o.peersA, aetRouteB, gwAddrB, aetViewer, o.completeOnRelease, o.routesA, stable)})
 	return n
 }
 
