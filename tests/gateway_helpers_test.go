@@ -346,7 +346,7 @@ type viewer struct {
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
-	out   *bytes.Buffer
+	out   *syncBuffer
 	extra []string
 }
 
@@ -373,7 +373,7 @@ func (v *viewer) Start() {
 	args = append(args, fmt.Sprint(v.Port))
 	cmd := exec.Command("storescp", args...)
 	cmd.Env = dcmtkEnv()
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		v.t.Fatal(err)
