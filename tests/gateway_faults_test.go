@@ -88,7 +88,7 @@ type fault struct {
 	t          *testing.T
 	n          *gwNet
 	study      dicomgen.Result
-	want       map[string]string
+	want       map[string]wantInst
 	viewerBase int
 	// storedAtKill is what gateway B reported stored or already present
 	// for the study just before the kill; restartAt is when the killed

@@ -113,7 +113,7 @@ func TestGatewayRefusingDestination(t *testing.T) {
 
 	// refused sends a small study to route and waits until gateway B
 	// shows the failure; nothing may be counted as stored meanwhile.
-	refused := func(t *testing.T, route string, cond func(gwRow) bool) (dicomgen.Result, map[string]string) {
+	refused := func(t *testing.T, route string, cond func(gwRow) bool) (dicomgen.Result, map[string]wantInst) {
 		study, dir := genStudyDir(t, dicomgen.Options{Instances: 5, InstanceBytes: 4 << 10, Mixed: true})
 		mustStorescu(t, n.a.DICOM, route, dir)
 		r := waitRow(t, n.b, study.StudyUID, "incoming", "failing visibly", gwWait, cond)
