@@ -16,9 +16,9 @@ import (
 
 const aetPACS = "PACS_A1" // the clinic's PACS (dcmqrscp) at gateway A
 
-// TestGatewaySendStudyFromPACS pulls a study from dcmqrscp, the clinic's
-// PACS, with `dicomgw send-study --wait`: gateway A finds it, C-MOVEs it
-// to itself and sends it to the viewer behind gateway B.
+// TestGatewaySendStudyFromPACS pulls studies from dcmqrscp, the clinic's
+// PACS, with `dicomgw send-study --wait`: gateway A finds the study,
+// C-MOVEs it to itself and sends it to the viewer behind gateway B.
 func TestGatewaySendStudyFromPACS(t *testing.T) {
 	gwNeed(t, "dcmqrscp", "storescu", "storescp")
 	qrPort := freePort(t)
@@ -26,27 +26,59 @@ func TestGatewaySendStudyFromPACS(t *testing.T) {
 		peersA: fmt.Sprintf("  - {aet: %s, host: 127.0.0.1, port: %d}\n", aetPACS, qrPort)})
 	_, gwPort, _ := strings.Cut(n.a.DICOM, ":")
 	startDcmqrscp(t, qrPort, aetPACS, fmt.Sprintf("gwa = (%s, 127.0.0.1, %s)\n", aetGwA, gwPort))
-	study, dir := genStudyDir(t, dicomgen.Options{Instances: 30, Series: 3, InstanceBytes: 8 << 10, Mixed: true, MultiFrame: 1, JPEG: 1})
-	want := expectedSums(t, study)
-	mustStorescu(t, fmt.Sprintf("127.0.0.1:%d", qrPort), aetPACS, dir)
+	pacs := fmt.Sprintf("127.0.0.1:%d", qrPort)
 
+	t.Run("the whole study arrives", func(t *testing.T) {
+		study, dir := genStudyDir(t, dicomgen.Options{Instances: 30, Series: 3, InstanceBytes: 8 << 10, Mixed: true, MultiFrame: 1})
+		want := expectedSums(t, study)
+		mustStorescu(t, pacs, aetPACS, dir)
+		stdout, err := sendStudy(n.a, study.StudyUID)
+		if err != nil {
+			t.Fatalf("dicomgw send-study --wait: %v", err)
+		}
+		if !strings.Contains(stdout, study.StudyUID) {
+			t.Errorf("send-study printed %q, want the study UID %s", stdout, study.StudyUID)
+		}
+		out, in := acknowledged(t, n.a, n.b, study.StudyUID, nil)
+		checkReceipt(t, out, in, len(want), len(want), 0)
+		// dcmqrscp proposes explicit little endian first for every file and
+		// converts implicit ones itself, so those cannot match byte for byte.
+		if d := checkArrivedConverted(t, n.viewer, want); d != 0 {
+			t.Errorf("the viewer got %d duplicate copies", d)
+		}
+	})
+
+	t.Run("a C-MOVE that misses an instance is not acknowledged", func(t *testing.T) {
+		// dcmqrscp proposes only uncompressed syntaxes when it moves, so it
+		// cannot send the JPEG instance: C-FIND counts 5, the C-MOVE ends
+		// with B000 (4 completed, 1 failed).
+		study, dir := genStudyDir(t, dicomgen.Options{Instances: 5, InstanceBytes: 4 << 10, JPEG: 1})
+		mustStorescu(t, pacs, aetPACS, dir)
+		stdout, err := sendStudy(n.a, study.StudyUID)
+		if err == nil {
+			t.Errorf("send-study --wait exited 0 (printed %q) for a study gateway A got only partly", stdout)
+		}
+		r := waitRow(t, n.a, study.StudyUID, "outgoing", "acknowledged or failed", gwWait, func(r gwRow) bool {
+			return r.State == gwStatesOK || r.State == "failed"
+		})
+		if r.State != "failed" || r.Error == "" {
+			t.Errorf("gateway A's row for a study C-FIND counts 5 instances of and the C-MOVE brought 4: %v, want failed with a reason", r)
+		}
+	})
+}
+
+// sendStudy runs `dicomgw send-study --wait` from the PACS to the viewer.
+func sendStudy(a *gwProc, study string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), gwWait)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("dicomgw"), "send-study", "--gateway", n.a.URL, "--study", study.StudyUID,
+	cmd := exec.CommandContext(ctx, bin("dicomgw"), "send-study", "--gateway", a.URL, "--study", study,
 		"--from", aetPACS, "--to", gwAddrB, "--destination", aetViewer, "--wait")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("dicomgw send-study --wait: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+		return stdout.String(), fmt.Errorf("%v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), study.StudyUID) {
-		t.Errorf("send-study printed %q, want the study UID %s", stdout.String(), study.StudyUID)
-	}
-	out, in := acknowledged(t, n.a, n.b, study.StudyUID, nil)
-	checkReceipt(t, out, in, len(want), len(want), 0)
-	if d := checkArrived(t, n.viewer, want); d != 0 {
-		t.Errorf("the viewer got %d duplicate copies", d)
-	}
+	return stdout.String(), nil
 }
 
 // startDcmqrscp runs dcmqrscp with one storage AE title and the given
@@ -84,7 +116,7 @@ func startTool(t testing.TB, port int, name string, args ...string) {
 		cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			t.Logf("--- %s ---\n%s", name, tail(out.String(), 20))
+			t.Logf("--- %s ---\n%s", name, tail(out.String(), 400))
 		}
 	})
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port), done)
@@ -148,9 +180,14 @@ func TestGatewayRefusingDestination(t *testing.T) {
 		if err := os.WriteFile(full.Dir, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		study, want := refused(t, "TO_FULL_B", func(r gwRow) bool {
-			return strings.Contains(strings.ToLower(r.Error), "a700")
-		})
+		study, want := refused(t, "TO_FULL_B", func(r gwRow) bool { return r.Error != "" || r.Failed > 0 })
+		r := rowsOf(mustRows(t, n.b, study.StudyUID), "incoming")[0]
+		if !strings.Contains(strings.ToLower(r.Error), "a700") {
+			t.Errorf("gateway B's error %q does not give the DICOM status A700 (Refused: Out of Resources)", r.Error)
+		}
+		if r.State == "failed" {
+			t.Fatalf("gateway B gave up at once (state failed, %v) instead of retrying with backoff", r)
+		}
 		os.Remove(full.Dir)
 		if err := os.Mkdir(full.Dir, 0o755); err != nil {
 			t.Fatal(err)
