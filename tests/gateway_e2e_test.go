@@ -94,6 +94,12 @@ func TestGatewayEndToEnd(t *testing.T) {
 			t.Run("a malformed instance gets a failure status and stays out of the manifest", func(t *testing.T) {
 				testMalformedInstance(t, n)
 			})
+			t.Run("a study announced by a client that uploaded none of it is refused", func(t *testing.T) {
+				testForgedAnnouncement(t, n)
+			})
+			t.Run("an object that does not match the manifest is never stored", func(t *testing.T) {
+				testCorruptedObject(t, n)
+			})
 		})
 	}
 }
