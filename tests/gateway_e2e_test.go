@@ -139,6 +139,8 @@ func testMalformedInstance(t *testing.T, n *gwNet) {
 			t.Errorf("malformed instance %d: the association failed (%v); want a C-STORE response with a failure status", i+1, err)
 		case rsp.Status == dimse.StatusSuccess || rsp.Status&0xF000 == 0xB000:
 			t.Errorf("malformed instance %d: status %04X, want a failure status (A7xx, A9xx or Cxxx)", i+1, uint16(rsp.Status))
+		default:
+			t.Logf("malformed instance %d: status %04X %q", i+1, uint16(rsp.Status), rsp.ErrorComment)
 		}
 	}
 	mustStorescu(t, n.a.DICOM, aetRouteB, dir)
