@@ -63,7 +63,7 @@ func (d *Deliverer) download(ctx context.Context, tr *store.Transfer, in *store.
 		return 0
 	}
 	var wait time.Duration
-	uerr := d.opts.Store.Update(func(tx *store.Tx) error {
+	uerr := d.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, err2 := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
 		if err2 != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation {
 			return errGone

@@ -174,7 +174,7 @@ func storeOne(ctx context.Context, c *dimse.Client, in *store.Instance) (dimse.S
 // stored records a success: the instance is delivered, and remembered as
 // delivered to the destination with its SHA-256.
 func (d *Deliverer) stored(tr *store.Transfer, in *store.Instance) {
-	err := d.opts.Store.Update(func(tx *store.Tx) error {
+	err := d.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, ci, err := d.current(tx, tr, in)
 		if err != nil {
 			return err

@@ -183,7 +183,11 @@ func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st
 	st.study = dicom.TrimUID(ds.String(dicom.StudyInstanceUIDTag))
 	st.series = dicom.TrimUID(ds.String(dicom.SeriesInstanceUIDTag))
 	st.modality = strings.TrimSpace(ds.String(modalityTag))
-	if sop := dicom.TrimUID(ds.String(dicom.SOPInstanceUIDTag)); sop != in.SOPInstanceUID {
+	sop := dicom.TrimUID(ds.String(dicom.SOPInstanceUIDTag))
+	if sop == "" {
+		return dimse.StatusCannotUnderstand, errors.New("data set has no SOPInstanceUID (0008,0018)")
+	}
+	if sop != in.SOPInstanceUID {
 		return dimse.StatusDataSetMismatch, fmt.Errorf("data set SOP instance UID %q differs from the command's", sop)
 	}
 	if !SafeUID(st.study) {
@@ -208,7 +212,7 @@ func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st
 // when the transfer had already gone past receiving. It returns a staged
 // file the new one replaces.
 func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
-	err = r.opts.Store.Batch(func(tx *store.Tx) error {
+	err = r.opts.Store.Commit(func(tx *store.Tx) error {
 		old = ""
 		tr, err := tx.Transfer(store.Outgoing, st.study, tgt.Peer)
 		if errors.Is(err, store.ErrNotFound) {
