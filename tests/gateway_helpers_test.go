@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medrelay/medrelay/dicom"
 	"github.com/medrelay/medrelay/dicom/dicomgen"
 	"github.com/medrelay/medrelay/filestore/miniotest"
 )
@@ -346,7 +347,7 @@ type viewer struct {
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
-	out   *bytes.Buffer
+	out   *syncBuffer
 	extra []string
 }
 
@@ -373,7 +374,7 @@ func (v *viewer) Start() {
 	args = append(args, fmt.Sprint(v.Port))
 	cmd := exec.Command("storescp", args...)
 	cmd.Env = dcmtkEnv()
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		v.t.Fatal(err)
@@ -409,13 +410,27 @@ func (v *viewer) Output() string {
 	return v.out.String()
 }
 
-// Received maps each SOP instance UID at the viewer to the SHA-256 of
-// each copy's data set (one entry per file: duplicates show as longer
-// lists). Files storescp has not finished writing (no parseable meta
-// group yet) are skipped.
-func (v *viewer) Received(t testing.TB) map[string][]string {
+// Received maps each SOP instance UID at the viewer to its copies (one
+// per file: a second delivery is a second copy). Files storescp has not
+// finished writing (no complete meta group yet) are skipped.
+func (v *viewer) Received(t testing.TB) map[string][]viewerCopy {
 	t.Helper()
 	return receivedIn(t, v.Dir)
+}
+
+// viewerCopy is one file at the viewer.
+type viewerCopy struct {
+	sum string    // SHA-256 of the data set after the meta group
+	ts  string    // the file's transfer syntax
+	mod time.Time // when storescp finished writing it
+}
+
+func sums(copies []viewerCopy) []string {
+	var s []string
+	for _, c := range copies {
+		s = append(s, c.sum)
+	}
+	return s
 }
 
 // Count returns the number of files at the viewer (complete or not).
@@ -430,19 +445,23 @@ func (v *viewer) Count() int {
 	return n
 }
 
-func receivedIn(t testing.TB, dir string) map[string][]string {
+func receivedIn(t testing.TB, dir string) map[string][]viewerCopy {
 	t.Helper()
-	got := map[string][]string{}
+	got := map[string][]viewerCopy{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		uid, ds, err := partTenDataSet(p)
+		uid, ts, ds, err := partTenDataSet(p)
 		if err != nil {
 			t.Logf("viewer file %s: %v", p, err)
 			return nil
 		}
-		got[uid] = append(got[uid], sha(ds))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		got[uid] = append(got[uid], viewerCopy{sum: sha(ds), ts: ts, mod: info.ModTime()})
 		return nil
 	})
 	if err != nil {
@@ -473,21 +492,21 @@ func waitListening(t testing.TB, addr string, done <-chan struct{}) {
 // --- Part 10 files, independent of the dicom package under test ---
 
 // partTenDataSet reads a Part 10 file and returns its Media Storage SOP
-// Instance UID and the data set bytes after the meta group (group 0002,
-// explicit VR little endian, read until the group changes, whatever its
-// group length says).
-func partTenDataSet(path string) (uid string, dataSet []byte, err error) {
+// Instance UID, its transfer syntax and the data set bytes after the meta
+// group (group 0002, explicit VR little endian, read until the group
+// changes, whatever its group length says).
+func partTenDataSet(path string) (uid, ts string, dataSet []byte, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if len(b) < 132 || string(b[128:132]) != "DICM" {
-		return "", nil, errors.New("no DICM prefix after the 128-byte preamble")
+		return "", "", nil, errors.New("no DICM prefix after the 128-byte preamble")
 	}
 	i := 132
 	for {
 		if i+8 > len(b) {
-			return "", nil, errors.New("file ends inside the meta group")
+			return "", "", nil, errors.New("file ends inside the meta group")
 		}
 		group, elem := binary.LittleEndian.Uint16(b[i:]), binary.LittleEndian.Uint16(b[i+2:])
 		if group != 0x0002 {
@@ -498,24 +517,27 @@ func partTenDataSet(path string) (uid string, dataSet []byte, err error) {
 		switch vr {
 		case "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV":
 			if i+12 > len(b) {
-				return "", nil, errors.New("file ends inside the meta group")
+				return "", "", nil, errors.New("file ends inside the meta group")
 			}
 			n, hdr = int(binary.LittleEndian.Uint32(b[i+8:])), 12
 		default:
 			n, hdr = int(binary.LittleEndian.Uint16(b[i+6:])), 8
 		}
 		if n < 0 || i+hdr+n > len(b) {
-			return "", nil, fmt.Errorf("meta element (0002,%04x) runs past the end", elem)
+			return "", "", nil, fmt.Errorf("meta element (0002,%04x) runs past the end", elem)
 		}
-		if elem == 0x0003 {
+		switch elem {
+		case 0x0003:
 			uid = strings.TrimRight(string(b[i+hdr:i+hdr+n]), "\x00 ")
+		case 0x0010:
+			ts = strings.TrimRight(string(b[i+hdr:i+hdr+n]), "\x00 ")
 		}
 		i += hdr + n
 	}
 	if uid == "" {
-		return "", nil, errors.New("no (0002,0003) media storage SOP instance UID")
+		return "", "", nil, errors.New("no (0002,0003) media storage SOP instance UID")
 	}
-	return uid, b[i:], nil
+	return uid, ts, b[i:], nil
 }
 
 func sha(b []byte) string {
@@ -523,16 +545,21 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// wantInst is what the viewer should get for one instance.
+type wantInst struct {
+	sum, ts string // the data set's SHA-256 and the transfer syntax it was sent in
+}
+
 // expectedSums maps each generated instance to its data set's SHA-256.
-func expectedSums(t testing.TB, r dicomgen.Result) map[string]string {
+func expectedSums(t testing.TB, r dicomgen.Result) map[string]wantInst {
 	t.Helper()
-	want := map[string]string{}
+	want := map[string]wantInst{}
 	for _, f := range r.Files {
-		uid, ds, err := partTenDataSet(f.Path)
+		uid, ts, ds, err := partTenDataSet(f.Path)
 		if err != nil || uid != f.SOPInstanceUID {
 			t.Fatalf("generated %s: uid %q, %v", f.Path, uid, err)
 		}
-		want[uid] = sha(ds)
+		want[uid] = wantInst{sum: sha(ds), ts: ts}
 	}
 	return want
 }
@@ -540,11 +567,11 @@ func expectedSums(t testing.TB, r dicomgen.Result) map[string]string {
 // checkArrived compares what the viewer holds for the study with want:
 // every instance present with a byte-identical data set. It returns the
 // number of extra copies (duplicates), which the caller bounds.
-func checkArrived(t testing.TB, v *viewer, want map[string]string) (duplicates int) {
+func checkArrived(t testing.TB, v *viewer, want map[string]wantInst) (duplicates int) {
 	t.Helper()
 	got := v.Received(t)
 	missing, wrong := 0, 0
-	for uid, sum := range want {
+	for uid, w := range want {
 		copies := got[uid]
 		switch {
 		case len(copies) == 0:
@@ -554,10 +581,11 @@ func checkArrived(t testing.TB, v *viewer, want map[string]string) (duplicates i
 			}
 		default:
 			for _, c := range copies {
-				if c != sum {
+				if c.sum != w.sum {
 					wrong++
 					if wrong <= 5 {
-						t.Errorf("instance %s reached the viewer with a different data set (sha256 %s, want %s)", uid, c[:12], sum[:12])
+						t.Errorf("instance %s reached the viewer with a different data set: sha256 %s in %s, want %s in %s",
+							uid, c.sum[:12], c.ts, w.sum[:12], w.ts)
 					}
 				}
 			}
@@ -571,7 +599,7 @@ func checkArrived(t testing.TB, v *viewer, want map[string]string) (duplicates i
 }
 
 // waitArrived waits until the viewer holds every wanted instance.
-func waitArrived(t testing.TB, v *viewer, want map[string]string) {
+func waitArrived(t testing.TB, v *viewer, want map[string]wantInst) {
 	t.Helper()
 	deadline := time.Now().Add(gwWait)
 	for {
@@ -595,15 +623,59 @@ func waitArrived(t testing.TB, v *viewer, want map[string]string) {
 // --- sending with storescu ---
 
 // storescu sends files (or directories, scanned recursively) to addr with
-// the given called title: dcmtk's storescu with Nagle off, proposing JPEG
-// baseline beside the uncompressed syntaxes (-xy).
+// the given called title: dcmtk's storescu with Nagle off. It proposes
+// each SOP class dicomgen writes in one context per transfer syntax
+// (explicit and implicit little endian, JPEG baseline), each with that
+// syntax alone, so every file travels in its own syntax: with storescu's
+// default proposals (several syntaxes per context) the receiver picks one
+// and storescu converts implicit files to explicit itself, and the viewer
+// could not get the original data set bytes from anyone.
 func storescu(ctx context.Context, addr, called string, paths ...string) (string, error) {
+	cfg, err := storescuConfig()
+	if err != nil {
+		return "", err
+	}
 	host, port, _ := net.SplitHostPort(addr)
-	args := append([]string{"-xy", "+sd", "+r", "-aet", aetClinic, "-aec", called, host, port}, paths...)
+	args := append([]string{"-xf", cfg, "Gateway", "+sd", "+r", "-aet", aetClinic, "-aec", called, host, port}, paths...)
 	cmd := exec.CommandContext(ctx, "storescu", args...)
 	cmd.Env = dcmtkEnv()
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+var (
+	storescuCfgOnce sync.Once
+	storescuCfg     string
+	storescuCfgErr  error
+)
+
+// storescuConfig writes storescu's association configuration (profile
+// "Gateway") once per test binary.
+func storescuConfig() (string, error) {
+	storescuCfgOnce.Do(func() {
+		var b strings.Builder
+		b.WriteString("[[TransferSyntaxes]]\n")
+		syntaxes := []string{dicom.ExplicitVRLittleEndian, dicom.ImplicitVRLittleEndian, dicom.JPEGBaseline8Bit}
+		for i, ts := range syntaxes {
+			fmt.Fprintf(&b, "[TS%d]\nTransferSyntax1 = %s\n", i, ts)
+		}
+		b.WriteString("\n[[PresentationContexts]]\n[Contexts]\n")
+		classes := []string{dicom.MultiFrameGrayWordSC, dicom.VLPhotographicImageStorage}
+		for _, c := range dicomgen.Classes {
+			classes = append(classes, c.UID)
+		}
+		n := 0
+		for _, c := range classes {
+			for i := range syntaxes {
+				n++
+				fmt.Fprintf(&b, "PresentationContext%d = %s\\TS%d\n", n, c, i)
+			}
+		}
+		b.WriteString("\n[[Profiles]]\n[Gateway]\nPresentationContexts = Contexts\n")
+		storescuCfg = filepath.Join(binDir, "storescu-gateway.cfg")
+		storescuCfgErr = os.WriteFile(storescuCfg, []byte(b.String()), 0o644)
+	})
+	return storescuCfg, storescuCfgErr
 }
 
 // mustStorescu is storescu that fails the test on an error.
@@ -627,13 +699,13 @@ const (
 )
 
 type gwNetOptions struct {
-	storage gwStorage
-	// routeExtra is more YAML under gateway A's route (indented 4 spaces).
+	storage           gwStorage
 	completeOnRelease bool
 	stableAfter       string // default 1s
 	viewerArgs        []string
-	// peersA is more peers of gateway A (YAML list items, indented 2).
-	peersA string
+	// peersA and peersB are more peers of gateway A and B (YAML list
+	// items, indented 2), routesA more routes of gateway A.
+	peersA, peersB, routesA string
 }
 
 type gwNet struct {
@@ -669,11 +741,11 @@ func startGwNet(t testing.TB, o gwNetOptions) *gwNet {
 		stable = "1s"
 	}
 	n.b = newGateway(t, n.dir, gwConfig{name: "gw-b", id: "gw-b", relayURL: n.countyB.URL, aet: aetGwB, body: fmt.Sprintf(
-		"peers:\n  - {aet: %s, host: 127.0.0.1, port: %d}\ndeliver:\n  default_destination: %s\nstable_after: %s\n",
-		aetViewer, n.viewer.Port, aetViewer, stable)})
+		"peers:\n  - {aet: %s, host: 127.0.0.1, port: %d}\n%sdeliver:\n  default_destination: %s\nstable_after: %s\n",
+		aetViewer, n.viewer.Port, o.peersB, aetViewer, stable)})
 	n.a = newGateway(t, n.dir, gwConfig{name: "gw-a", id: "gw-a", relayURL: n.countyA.URL, aet: aetGwA, body: fmt.Sprintf(
-		"peers:\n  - {aet: %s, host: 127.0.0.1, port: 104}\n%sroutes:\n  - match: {called_aet: %s}\n    to: %s\n    destination: %s\n    complete_on_release: %t\nstable_after: %s\n",
-		aetClinic, o.peersA, aetRouteB, gwAddrB, aetViewer, o.completeOnRelease, stable)})
+		"peers:\n  - {aet: %s, host: 127.0.0.1, port: 104}\n%sroutes:\n  - match: {called_aet: %s}\n    to: %s\n    destination: %s\n    complete_on_release: %t\n%sstable_after: %s\n",
+		aetClinic, o.peersA, aetRouteB, gwAddrB, aetViewer, o.completeOnRelease, o.routesA, stable)})
 	return n
 }
 
