@@ -140,6 +140,7 @@ func TestMalformedInstanceIsRefusedAndLeavesNothing(t *testing.T) {
 			}
 			n := 0
 			db.View(func(tx *store.Tx) error { return tx.Transfers(func(*store.Transfer) error { n++; return nil }) })
+			r.Close()
 			files, _ := os.ReadDir(dir)
 			if n != 0 || len(files) != 0 {
 				t.Errorf("after a refused instance: %d transfers, %d staged files; want none", n, len(files))
@@ -158,6 +159,7 @@ func TestResentInstanceReplacesAndNewRoundReopens(t *testing.T) {
 			t.Fatal(st, err)
 		}
 	}
+	r.Close()
 	files, _ := os.ReadDir(dir)
 	var tr *store.Transfer
 	var in *store.Instance
@@ -203,5 +205,31 @@ func TestCompleteOnRelease(t *testing.T) {
 	})
 	if tr.State != store.Complete {
 		t.Errorf("state %s, want complete", tr.State)
+	}
+}
+
+func TestRestartRemovesUnrecordedStagedFiles(t *testing.T) {
+	r, db, dir := newReceiver(t, nil)
+	r.Store(context.Background(), incoming("1.2.3.1.1"), bytes.NewReader(dataSet(t, "1.2.3", "1.2.3.1.1", 10)))
+	orphan := filepath.Join(dir, "s-cutshort.dcm") // an instance a crash cut short
+	if err := os.WriteFile(orphan, []byte("partial"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := New(Options{Dir: dir, Store: db, Route: r.opts.Route})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("orphan staged file still there after a restart (err %v)", err)
+	}
+	var in *store.Instance
+	db.View(func(tx *store.Tx) error {
+		tr, _ := tx.Transfer(store.Outgoing, "1.2.3", "county-b/gw-b")
+		in, _ = tx.Instance(tr, "1.2.3.1.1")
+		return nil
+	})
+	if _, err := os.Stat(in.Path); err != nil {
+		t.Errorf("the recorded instance's file is gone after a restart: %v", err)
 	}
 }
