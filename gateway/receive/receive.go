@@ -262,7 +262,7 @@ func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
 		in := &store.Instance{SOPInstanceUID: st.sop, SOPClassUID: st.class, SeriesUID: st.series, TransferSyntax: st.ts,
 			Modality: st.modality, Size: st.size, SHA256: st.sha, Path: st.path, State: store.IPending, Round: tr.Round}
 		if prev != nil && prev.SHA256 == st.sha && prev.Round == tr.Round && prev.State == store.IUploaded {
-			in.State, in.Key = prev.State, prev.Key // same bytes already in storage
+			in.State, in.Key, in.Holder, in.Bucket = prev.State, prev.Key, prev.Holder, prev.Bucket // same bytes already in storage
 		}
 		if prev != nil && prev.SHA256 != st.sha {
 			in.NewVersion = true

@@ -157,6 +157,7 @@ type Pull struct {
 	State       string    `json:"state"` // pending, moving, done, failed
 	Error       string    `json:"error,omitempty"`
 	Attempts    int       `json:"attempts"`
+	NextTry     time.Time `json:"next_try,omitzero"`
 	Created     time.Time `json:"created"`
 }
 
