@@ -159,6 +159,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.httpSrv.Shutdown(sctx)
 	cancel()
 	wg.Wait()
+	g.recv.Close()
 	g.db.Close()
 	g.log.Info("gateway stopped")
 	return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/filestore"
@@ -63,7 +64,7 @@ func (d *Deliverer) download(ctx context.Context, tr *store.Transfer, in *store.
 		return 0
 	}
 	var wait time.Duration
-	uerr := d.opts.Store.Update(func(tx *store.Tx) error {
+	uerr := d.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, err2 := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
 		if err2 != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation {
 			return errGone
@@ -74,8 +75,11 @@ func (d *Deliverer) download(ctx context.Context, tr *store.Transfer, in *store.
 		}
 		switch {
 		case err == nil:
-			ci.State, ci.Path = store.IDownloaded, path
+			ci.State, ci.Path, ci.Reason = store.IDownloaded, path, ""
 			cur.Downloaded++
+			if strings.HasPrefix(cur.Error, "download: ") {
+				cur.Error = ""
+			}
 		case errors.Is(err, filestore.ErrChecksumMismatch):
 			ci.State, ci.Step = store.IFailed, "verify"
 			ci.Reason = "the object does not match the manifest (size or SHA-256): " + err.Error()
@@ -90,17 +94,14 @@ func (d *Deliverer) download(ctx context.Context, tr *store.Transfer, in *store.
 			cur.Failed++
 			d.logFailure(cur, ci)
 		default:
+			// The relay or the storage is unreachable or failing: that
+			// passes, so the download is retried for as long as it takes.
 			ci.Attempts++
 			ci.Reason, ci.Step = err.Error(), "download"
-			if ci.Attempts >= d.cfg.Deliver.Attempts && !errors.Is(err, relayconn.ErrNotConnected) {
-				ci.State = store.IFailed
-				cur.Failed++
-				d.logFailure(cur, ci)
-			} else {
-				wait = d.backoff(ci.Attempts)
-				d.opts.Logger.Warn("download failed; will retry", "step", "download", "study", cur.StudyUID, "instance", ci.SOPInstanceUID,
-					"attempt", ci.Attempts, "err", err)
-			}
+			cur.Error = "download: " + err.Error()
+			wait = d.backoff(ci.Attempts)
+			d.opts.Logger.Warn("download failed; will retry", "step", "download", "study", cur.StudyUID, "instance", ci.SOPInstanceUID,
+				"attempt", ci.Attempts, "err", err)
 		}
 		if err := tx.PutInstance(cur, ci); err != nil {
 			return err

@@ -174,7 +174,7 @@ func storeOne(ctx context.Context, c *dimse.Client, in *store.Instance) (dimse.S
 // stored records a success: the instance is delivered, and remembered as
 // delivered to the destination with its SHA-256.
 func (d *Deliverer) stored(tr *store.Transfer, in *store.Instance) {
-	err := d.opts.Store.Update(func(tx *store.Tx) error {
+	err := d.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, ci, err := d.current(tx, tr, in)
 		if err != nil {
 			return err
@@ -187,6 +187,7 @@ func (d *Deliverer) stored(tr *store.Transfer, in *store.Instance) {
 		}
 		ci.State, ci.Status, ci.Reason = store.IStored, "", ""
 		cur.Stored++
+		cur.Error = ""
 		if err := tx.SetDelivered(cur.Destination, ci.SOPInstanceUID, ci.SHA256); err != nil {
 			return err
 		}
@@ -219,7 +220,10 @@ func (d *Deliverer) outcome(tr *store.Transfer, in *store.Instance, status, reas
 			d.opts.Logger.Warn("C-STORE failed; will retry", "step", "store", "study", cur.StudyUID, "instance", ci.SOPInstanceUID,
 				"destination", cur.Destination, "status", status, "reason", reason, "attempt", ci.Attempts)
 		}
-		cur.Error = reason
+		cur.Error = "C-STORE to " + cur.Destination + ": " + reason
+		if status != "" {
+			cur.Error += " (status " + status + ")"
+		}
 		if err := tx.PutInstance(cur, ci); err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func (p *Puller) Run(ctx context.Context) {
 		var jobs []*store.Pull
 		p.opts.Store.View(func(tx *store.Tx) error {
 			return tx.Pulls(func(j *store.Pull) error {
-				if j.State == Pending {
+				if j.State == Pending && !time.Now().Before(j.NextTry) {
 					jobs = append(jobs, j)
 				}
 				return nil
@@ -153,6 +153,7 @@ func (p *Puller) run(ctx context.Context, j *store.Pull) {
 		p.failTransfer(j)
 	default:
 		j.Error = err.Error()
+		j.NextTry = time.Now().Add(time.Duration(2<<j.Attempts) * time.Second)
 		log.Warn("pull failed; will retry", "attempts", j.Attempts, "err", err)
 	}
 	p.opts.Store.Update(func(tx *store.Tx) error { return tx.PutPull(j) })
@@ -223,14 +224,17 @@ func (p *Puller) complete(j *store.Pull) error {
 	})
 }
 
-// failTransfer lets a partly pulled study go on by stable_after, and says
-// why in its record.
+// failTransfer marks the study's outgoing transfer failed, with the
+// reason: a study whose pull did not bring every instance is not sent
+// (its staged instances are cleaned up; send-study again to retry).
 func (p *Puller) failTransfer(j *store.Pull) {
 	p.opts.Store.Update(func(tx *store.Tx) error {
 		tr, err := tx.Transfer(store.Outgoing, j.StudyUID, j.To)
 		if err != nil {
-			tr = &store.Transfer{StudyUID: j.StudyUID, Side: store.Outgoing, Peer: j.To, Destination: j.Destination,
-				State: store.Failed, Round: 1, Cleaned: true, Finished: time.Now().UTC()}
+			tr = &store.Transfer{StudyUID: j.StudyUID, Side: store.Outgoing, Peer: j.To, Destination: j.Destination, Round: 1, Cleaned: true}
+		}
+		if tr.State == store.Receiving || tr.State == store.Complete {
+			tr.State, tr.Finished = store.Failed, time.Now().UTC()
 		}
 		tr.Pull = false
 		tr.Error = "pull from " + j.From + ": " + j.Error

@@ -14,7 +14,6 @@ package receive
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -64,8 +62,9 @@ type Options struct {
 
 // Receiver implements dimse.StoreHandler.
 type Receiver struct {
-	opts Options
-	bufs sync.Pool
+	opts   Options
+	bufs   sync.Pool
+	spares spares
 
 	mu     sync.Mutex
 	assocs map[uint64]map[string]bool // association → transfer keys it fed
@@ -81,10 +80,40 @@ func New(opts Options) (*Receiver, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Receiver{opts: opts, assocs: map[uint64]map[string]bool{}}
+	r := &Receiver{opts: opts, assocs: map[uint64]map[string]bool{}, spares: spares{dir: opts.Dir, noSync: opts.NoSync}}
 	r.bufs.New = func() any { return bufio.NewWriterSize(nil, writeBufferSize) }
+	if err := r.sweep(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
+
+// sweep removes the staged files that no record names.
+func (r *Receiver) sweep() error {
+	used := map[string]bool{}
+	err := r.opts.Store.View(func(tx *store.Tx) error {
+		return tx.Transfers(func(tr *store.Transfer) error {
+			if tr.Side != store.Outgoing {
+				return nil
+			}
+			return tx.Instances(tr, func(in *store.Instance) error {
+				used[in.Path] = true
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("read staged instances: %w", err)
+	}
+	n, err := sweep(r.opts.Dir, func(p string) bool { return used[p] })
+	if n > 0 {
+		r.opts.Logger.Info("removed staged files no record names", "step", "receive", "files", n)
+	}
+	return err
+}
+
+// Close removes the files created ahead of need.
+func (r *Receiver) Close() { r.spares.close() }
 
 // staged is an instance on disk, as received.
 type staged struct {
@@ -134,25 +163,18 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.IncomingStore, data io.R
 	return dimse.StatusSuccess, nil
 }
 
-// stage writes the instance to a new file, parsing its index attributes
-// from the bytes on their way, and syncs it.
+// stage writes the instance to a spare file (its name already durable),
+// parsing its index attributes from the bytes on their way, and syncs it.
 func (r *Receiver) stage(in *dimse.IncomingStore, data io.Reader) (staged, dimse.Status, error) {
 	st := staged{sop: in.SOPInstanceUID, class: in.SOPClassUID, ts: in.TransferSyntax}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	st.path = filepath.Join(r.opts.Dir, in.SOPInstanceUID+"."+hex.EncodeToString(rnd[:])+".dcm")
-	f, err := os.OpenFile(st.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	f, err := r.spares.take()
 	if err != nil {
-		return st, dimse.StatusOutOfResources, fmt.Errorf("create staged file: %w", err)
+		return st, dimse.StatusOutOfResources, err
 	}
+	st.path = f.Name()
 	status, err := r.write(f, in, data, &st)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		status, err = dimse.StatusOutOfResources, cerr
-	}
-	if err == nil && !r.opts.NoSync {
-		if err = syncDir(r.opts.Dir); err != nil {
-			status = dimse.StatusOutOfResources
-		}
 	}
 	if err != nil {
 		os.Remove(st.path)
@@ -183,7 +205,11 @@ func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st
 	st.study = dicom.TrimUID(ds.String(dicom.StudyInstanceUIDTag))
 	st.series = dicom.TrimUID(ds.String(dicom.SeriesInstanceUIDTag))
 	st.modality = strings.TrimSpace(ds.String(modalityTag))
-	if sop := dicom.TrimUID(ds.String(dicom.SOPInstanceUIDTag)); sop != in.SOPInstanceUID {
+	sop := dicom.TrimUID(ds.String(dicom.SOPInstanceUIDTag))
+	if sop == "" {
+		return dimse.StatusCannotUnderstand, errors.New("data set has no SOPInstanceUID (0008,0018)")
+	}
+	if sop != in.SOPInstanceUID {
 		return dimse.StatusDataSetMismatch, fmt.Errorf("data set SOP instance UID %q differs from the command's", sop)
 	}
 	if !SafeUID(st.study) {
@@ -208,7 +234,7 @@ func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st
 // when the transfer had already gone past receiving. It returns a staged
 // file the new one replaces.
 func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
-	err = r.opts.Store.Batch(func(tx *store.Tx) error {
+	err = r.opts.Store.Commit(func(tx *store.Tx) error {
 		old = ""
 		tr, err := tx.Transfer(store.Outgoing, st.study, tgt.Peer)
 		if errors.Is(err, store.ErrNotFound) {
@@ -236,7 +262,7 @@ func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
 		in := &store.Instance{SOPInstanceUID: st.sop, SOPClassUID: st.class, SeriesUID: st.series, TransferSyntax: st.ts,
 			Modality: st.modality, Size: st.size, SHA256: st.sha, Path: st.path, State: store.IPending, Round: tr.Round}
 		if prev != nil && prev.SHA256 == st.sha && prev.Round == tr.Round && prev.State == store.IUploaded {
-			in.State, in.Key = prev.State, prev.Key // same bytes already in storage
+			in.State, in.Key, in.Holder, in.Bucket = prev.State, prev.Key, prev.Holder, prev.Bucket // same bytes already in storage
 		}
 		if prev != nil && prev.SHA256 != st.sha {
 			in.NewVersion = true

@@ -41,7 +41,9 @@ func (s *Sender) announce(ctx context.Context, tr *store.Transfer) {
 				TransferSyntax: in.TransferSyntax, Size: in.Size, SHA256: in.SHA256}
 			if in.State == store.IUploaded {
 				e.Key = in.Key
-				m.Store, m.Bucket = in.Holder, in.Bucket
+				if in.Holder != "" {
+					m.Store, m.Bucket = in.Holder, in.Bucket
+				}
 			}
 			m.Instances = append(m.Instances, e)
 			m.Series[in.SeriesUID]++

@@ -270,7 +270,7 @@ func (s *Sender) upload(ctx context.Context, tr *store.Transfer, in *store.Insta
 	if ref.GetSha256() != in.SHA256 {
 		return fmt.Errorf("staged file changed: SHA-256 %s, recorded %s", ref.GetSha256(), in.SHA256)
 	}
-	return s.opts.Store.Update(func(tx *store.Tx) error {
+	return s.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
 		if err != nil {
 			return err

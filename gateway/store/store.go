@@ -157,12 +157,14 @@ type Pull struct {
 	State       string    `json:"state"` // pending, moving, done, failed
 	Error       string    `json:"error,omitempty"`
 	Attempts    int       `json:"attempts"`
+	NextTry     time.Time `json:"next_try,omitzero"`
 	Created     time.Time `json:"created"`
 }
 
 // Store is the job database.
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	group group
 }
 
 // Open opens (creating) dir/gateway.db.
@@ -170,7 +172,8 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("open job database: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "gateway.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(filepath.Join(dir, "gateway.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second,
+		NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("open job database %s: %w", filepath.Join(dir, "gateway.db"), err)
 	}
@@ -186,7 +189,9 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open job database: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	s.group.db = db
+	return s, nil
 }
 
 // Close closes the database.
@@ -195,12 +200,6 @@ func (s *Store) Close() error { return s.db.Close() }
 // Update runs fn in one read-write transaction, committed before it returns.
 func (s *Store) Update(fn func(*Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
-}
-
-// Batch is Update for many concurrent callers: their changes share one
-// commit. fn may run more than once and must be idempotent.
-func (s *Store) Batch(fn func(*Tx) error) error {
-	return s.db.Batch(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
 // View runs fn in a read-only transaction.
