@@ -62,6 +62,7 @@ func BenchmarkGatewayStudy(b *testing.B) {
 		b.Logf("%d instances, %.0f MB: direct %v (%.0f MB/s); gateway %v (%.0f MB/s; storescu done after %v); ratio %.2f; peak RSS gateway A %d MiB, gateway B %d MiB",
 			len(want), mb, directTime.Round(time.Millisecond), mb/directTime.Seconds(), gwTime.Round(time.Millisecond),
 			mb/gwTime.Seconds(), sent.Round(time.Millisecond), ratio, rssA>>20, rssB>>20)
+		b.Logf("gateway A's log ends:\n%s\ngateway B's log ends:\n%s", tail(n.a.Log(), 8), tail(n.b.Log(), 8))
 		os.RemoveAll(dir)
 		os.RemoveAll(direct.Dir)
 		os.MkdirAll(direct.Dir, 0o755)
