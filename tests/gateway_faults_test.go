@@ -105,6 +105,19 @@ func TestGatewayFaults(t *testing.T) {
 		f.restartAt = time.Now() // no gateway restarted: nothing reached the viewer before
 		f.check(t)
 	})
+
+	t.Run("SIGTERM stops both gateways cleanly and they carry on", func(t *testing.T) {
+		for _, g := range []*gwProc{n.a, n.b} {
+			if err := g.Terminate(); err != nil {
+				t.Errorf("%s after SIGTERM: %v, want exit status 0", g.Name, err)
+			}
+			g.Start()
+		}
+		study, dir := genStudyDir(t, dicomgen.Options{Instances: 3, InstanceBytes: 4 << 10})
+		mustStorescu(t, n.a.DICOM, aetRouteB, dir)
+		out, in := acknowledged(t, n.a, n.b, study.StudyUID, nil)
+		checkReceipt(t, out, in, 3, 3, 0)
+	})
 }
 
 // fault is one study sent while a process of the path is killed.

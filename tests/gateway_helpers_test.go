@@ -108,6 +108,7 @@ type gwProc struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	exited   chan struct{}
+	waitErr  error // how the last run ended; read after exited closes
 	restarts int
 }
 
@@ -164,8 +165,11 @@ func (g *gwProc) Start() {
 	}
 	exited := make(chan struct{})
 	go func() {
-		cmd.Wait()
+		err := cmd.Wait()
 		logf.Close()
+		g.mu.Lock()
+		g.waitErr = err
+		g.mu.Unlock()
 		close(exited)
 	}()
 	g.mu.Lock()
@@ -196,6 +200,23 @@ func (g *gwProc) Kill() {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
+}
+
+// Terminate sends SIGTERM and returns how the process ended (nil: exit
+// status 0), or an error when it is still running after 30 s.
+func (g *gwProc) Terminate() error {
+	g.mu.Lock()
+	cmd, exited := g.cmd, g.exited
+	g.mu.Unlock()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("%s still runs 30 s after SIGTERM", g.Name)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waitErr
 }
 
 // Restart starts the gateway again after a Kill.
