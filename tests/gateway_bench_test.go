@@ -24,13 +24,23 @@ import (
 // gateway's peak RSS (VmHWM from /proc). Both storescp write without
 // fsync; the gateways fsync every step.
 func BenchmarkGatewayStudy(b *testing.B) {
+	benchGateway(b, dicomgen.Options{Instances: 1000, Series: 4, InstanceBytes: 512 << 10, Mixed: true, MultiFrame: 2, JPEG: 2})
+}
+
+// BenchmarkGatewayLargeStudy sends a 2 GB study (40 instances of 50 MB)
+// the same way, for issue 9's memory target: every gateway's peak RSS
+// under 200 MB. It needs about 12 GB of free disk.
+func BenchmarkGatewayLargeStudy(b *testing.B) {
+	benchGateway(b, dicomgen.Options{Instances: 40, Series: 2, InstanceBytes: 50 << 20, Mixed: true, MultiFrame: 2})
+}
+
+func benchGateway(b *testing.B, o dicomgen.Options) {
 	gwNeed(b, "storescu", "storescp")
 	n := startGwNet(b, gwNetOptions{storage: storageMinIODirect, completeOnRelease: true})
 	direct := newViewer(b)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		study, dir := genStudyDir(b, dicomgen.Options{Instances: 1000, Series: 4, InstanceBytes: 512 << 10,
-			Mixed: true, MultiFrame: 2, JPEG: 2})
+		study, dir := genStudyDir(b, o)
 		want := expectedSums(b, study)
 		mb := float64(study.Bytes()) / 1e6
 		b.StartTimer()
