@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,7 +59,11 @@ func newViewer(t testing.TB, extra ...string) *viewer {
 // Start runs storescp and waits until its port accepts connections.
 func (v *viewer) Start() {
 	v.t.Helper()
-	args := append([]string{"--aetitle", aetViewer, "+xa", "+B", "+uf", "-od", v.Dir}, v.extra...)
+	args := []string{"--aetitle", aetViewer, "+B", "+uf", "-od", v.Dir}
+	if !slices.Contains(v.extra, "-xf") { // an association profile replaces +xa
+		args = append(args, "+xa")
+	}
+	args = append(args, v.extra...)
 	args = append(args, fmt.Sprint(v.Port))
 	cmd := exec.Command("storescp", args...)
 	cmd.Env = dcmtkEnv()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/medrelay/medrelay/dicom"
 	"github.com/medrelay/medrelay/dicom/dicomgen"
 )
 
@@ -132,11 +133,12 @@ func TestGatewayRefusingDestination(t *testing.T) {
 	gwNeed(t, "storescu", "storescp", "dcmqrscp")
 	downPort, wrongPort := freePort(t), freePort(t)
 	full := newViewer(t)
+	picky := newViewer(t, "-xf", ctOnlyProfile(t), "CT")
 	var peers, routes strings.Builder
 	for _, d := range []struct {
 		aet  string
 		port int
-	}{{"DOWN_B", downPort}, {"FULL_B", full.Port}, {"WRONG_B", wrongPort}} {
+	}{{"DOWN_B", downPort}, {"FULL_B", full.Port}, {"WRONG_B", wrongPort}, {"PICKY_B", picky.Port}} {
 		fmt.Fprintf(&peers, "  - {aet: %s, host: 127.0.0.1, port: %d}\n", d.aet, d.port)
 		fmt.Fprintf(&routes, "  - match: {called_aet: TO_%s}\n    to: %s\n    destination: %s\n", d.aet, gwAddrB, d.aet)
 	}
@@ -200,6 +202,46 @@ func TestGatewayRefusingDestination(t *testing.T) {
 	t.Run("association rejected: wrong called AE title", func(t *testing.T) {
 		refused(t, "TO_WRONG_B", func(r gwRow) bool { return r.Error != "" })
 	})
+
+	t.Run("SOP classes the destination does not accept fail after retries", func(t *testing.T) {
+		// The destination accepts CT image storage only: of CT, MR,
+		// secondary capture and US, one is stored and three fail.
+		study, dir := genStudyDir(t, dicomgen.Options{Instances: 4, InstanceBytes: 4 << 10, Mixed: true})
+		mustStorescu(t, n.a.DICOM, "TO_PICKY_B", dir)
+		r := waitRow(t, n.b, study.StudyUID, "incoming", "failing visibly", gwWait, func(r gwRow) bool { return r.Error != "" || r.Failed > 0 })
+		t.Logf("gateway B reports: %v", r)
+		if r.Stored > 1 {
+			t.Errorf("gateway B counts %d stored; the destination accepts 1 of the 4 instances", r.Stored)
+		}
+		for _, side := range []struct {
+			g    *gwProc
+			side string
+		}{{n.b, "incoming"}, {n.a, "outgoing"}} {
+			r := waitRow(t, side.g, study.StudyUID, side.side, "failed", gwWait, func(r gwRow) bool { return r.State == "failed" || r.State == gwStatesOK })
+			if r.State != "failed" || r.Stored != 1 || r.Failed != 3 || r.Error == "" {
+				t.Errorf("%s row once retries are over: %v, want failed with stored=1 failed=3 and a reason", side.side, r)
+			}
+		}
+		got := picky.Received(t)
+		for _, f := range study.Files {
+			if n := len(got[f.SOPInstanceUID]); (f.SOPClassUID == dicom.CTImageStorage) != (n == 1) || n > 1 {
+				t.Errorf("instance %s (class %s): %d copies at the destination", f.SOPInstanceUID, f.SOPClassUID, n)
+			}
+		}
+	})
+}
+
+// ctOnlyProfile writes a storescp association profile "CT" that accepts
+// CT image storage in little endian syntaxes and nothing else.
+func ctOnlyProfile(t testing.TB) string {
+	t.Helper()
+	cfg := "[[TransferSyntaxes]]\n[LE]\nTransferSyntax1 = " + dicom.ExplicitVRLittleEndian + "\nTransferSyntax2 = " + dicom.ImplicitVRLittleEndian +
+		"\n\n[[PresentationContexts]]\n[CTOnly]\nPresentationContext1 = " + dicom.CTImageStorage + "\\LE\n\n[[Profiles]]\n[CT]\nPresentationContexts = CTOnly\n"
+	path := filepath.Join(t.TempDir(), "ct-only.cfg")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // checkReceiptTo checks an acknowledged transfer to another destination
