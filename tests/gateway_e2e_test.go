@@ -41,9 +41,12 @@ func TestGatewayEndToEnd(t *testing.T) {
 				if d := checkArrived(t, n.viewer, want); d != 0 {
 					t.Errorf("the viewer got %d duplicate copies; a transfer without faults sends each instance once", d)
 				}
-				cli := rowsOf(n.a.CLIRows(t, study.StudyUID), "outgoing")
-				if len(cli) != 1 || cli[0].State != gwStatesOK || cli[0].Stored != total {
-					t.Errorf("dicomgw studies --json at gateway A: got %v, want one acknowledged outgoing row with stored=%d", cli, total)
+				// What an operator reads: the CLI shows the receipt at gateway A.
+				if cli := rowsOf(n.a.CLIRows(t, study.StudyUID), "outgoing"); len(cli) != 1 || cli[0] != out {
+					t.Errorf("dicomgw studies --json at gateway A: got %v, want one row like the API's %v", cli, out)
+				}
+				if cli := rowsOf(n.b.CLIRows(t, study.StudyUID), "incoming"); len(cli) != 1 || cli[0] != in {
+					t.Errorf("dicomgw studies --json at gateway B: got %v, want one row like the API's %v", cli, in)
 				}
 			})
 

@@ -168,7 +168,9 @@ func (f *fault) rows(g *gwProc) []gwRow {
 // rowState returns the state of the study's row on side ("" when there
 // is none), and records gateway B's stored count on the way.
 func (f *fault) rowState(g *gwProc, side string) string {
-	rows := rowsOf(f.rows(g), side)
+	all := f.rows(g)
+	checkStates(f.t, all)
+	rows := rowsOf(all, side)
 	if len(rows) == 0 {
 		return ""
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -299,7 +300,25 @@ func (g *gwProc) CLIRows(t testing.TB, study string) []gwRow {
 		}
 		rows = append(rows, r)
 	}
+	checkStates(t, rows)
 	return rows
+}
+
+// gwStates are the states the contract allows on each side.
+var gwStates = map[string][]string{
+	"outgoing": {"receiving", "complete", "uploading", "announced", "acknowledged", "failed"},
+	"incoming": {"downloading", "storing", "acknowledged", "failed"},
+}
+
+// checkStates fails t for a row whose side or state the contract does not
+// name.
+func checkStates(t testing.TB, rows []gwRow) {
+	t.Helper()
+	for _, r := range rows {
+		if !slices.Contains(gwStates[r.Side], r.State) {
+			t.Errorf("row %v: side %q with state %q is not in the contract (%v)", r, r.Side, r.State, gwStates)
+		}
+	}
 }
 
 // rowsOf filters rows by side ("outgoing" or "incoming").
@@ -323,6 +342,7 @@ func waitRow(t testing.TB, g *gwProc, study, side, what string, timeout time.Dur
 	for {
 		rows, err := g.Rows(study)
 		if err == nil {
+			checkStates(t, rows)
 			last = rowsOf(rows, side)
 			for _, r := range last {
 				if cond(r) {
