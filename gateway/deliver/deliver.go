@@ -136,7 +136,7 @@ func (d *Deliverer) step(ctx context.Context) error {
 func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 	var pending, ask, ready []*store.Instance
 	open := 0
-	err := d.opts.Store.Update(func(tx *store.Tx) error {
+	err := d.opts.Store.ViewOrUpdate(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
 		if err != nil {
 			return err

@@ -202,6 +202,17 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
 }
 
+// ViewOrUpdate runs fn read-only, and again in a read-write transaction
+// only when it tries to write: a check that usually changes nothing
+// costs no commit (and no fsync).
+func (s *Store) ViewOrUpdate(fn func(*Tx) error) error {
+	err := s.View(fn)
+	if errors.Is(err, bolt.ErrTxNotWritable) {
+		return s.Update(fn)
+	}
+	return err
+}
+
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
