@@ -178,7 +178,7 @@ func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 		if err != nil {
 			return err
 		}
-		if open > 0 && len(pending) == 0 && len(ask) == 0 && cur.State == store.Downloading {
+		if cur.Final && open > 0 && len(pending) == 0 && len(ask) == 0 && cur.State == store.Downloading {
 			cur.State, changed = store.Storing, true
 		}
 		if changed {
@@ -200,7 +200,7 @@ func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 	if len(ready) > 0 {
 		d.startStorer(ctx, tr)
 	}
-	if open == 0 {
+	if open == 0 && tr.Final {
 		d.finish(ctx, tr)
 	}
 }

@@ -314,3 +314,32 @@ func TestMissingInstancesAreAskedForAgain(t *testing.T) {
 		t.Errorf("receipt %+v, want both stored", rc)
 	}
 }
+
+func TestPartialAnnouncesAreDeliveredBeforeTheWholeManifest(t *testing.T) {
+	r := newRig(t, nil)
+	var all []manifest.Instance
+	for i := 1; i <= 4; i++ {
+		all = append(all, r.instance("1.2.13", i, 0))
+	}
+	r.announce(manifest.Manifest{StudyUID: "1.2.13", Round: 1, Partial: true, Instances: all[:2]})
+	deadline := time.Now().Add(10 * time.Second)
+	for r.dest.count("1.2.13.1.1")+r.dest.count("1.2.13.1.2") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("instances of a partial announce were not delivered while the study still arrives")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(r.relay.messages(manifest.Received)); n != 0 {
+		t.Fatalf("%d receipts before the whole manifest came", n)
+	}
+	r.announce(manifest.Manifest{StudyUID: "1.2.13", Round: 1, Instances: all})
+	rc, _ := r.receipt(1)
+	if rc.Instances != 4 || rc.Stored != 4 {
+		t.Errorf("receipt %+v, want 4 stored", rc)
+	}
+	for _, in := range all {
+		if n := r.dest.count(in.SOPInstanceUID); n != 1 {
+			t.Errorf("instance %s delivered %d times, want once", in.SOPInstanceUID, n)
+		}
+	}
+}

@@ -108,6 +108,12 @@ type Transfer struct {
 	Cleaned           bool      `json:"cleaned,omitempty"`     // staged copies removed
 	Correlation       string    `json:"correlation,omitempty"` // incoming: the announce envelope id
 	ReceiptID         string    `json:"receipt_id,omitempty"`  // incoming: the study.received envelope
+	// Gen counts the times an incoming transfer was started over (a new
+	// round); workers check it to drop results of an older one.
+	Gen int `json:"gen,omitempty"`
+	// Final: the incoming transfer has its whole manifest (partial
+	// announces only add instances); the receipt waits for it.
+	Final bool `json:"final,omitempty"`
 }
 
 // Key is the transfer's key in the store.
@@ -144,6 +150,7 @@ type Instance struct {
 	Step       string    `json:"step,omitempty"`
 	NewVersion bool      `json:"new_version,omitempty"`
 	Asked      int       `json:"asked,omitempty"` // incoming: times asked again from the sender
+	Told       int       `json:"told,omitempty"`  // outgoing: the round in which a partial announce named it
 }
 
 // Pull is a send-study job: C-FIND then C-MOVE from a peer to us.
@@ -285,6 +292,15 @@ func (t *Tx) PutInstance(tr *Transfer, in *Instance) error {
 		return err
 	}
 	return put(b, []byte(in.SOPInstanceUID), in)
+}
+
+// DeleteInstance removes one instance record of a transfer.
+func (t *Tx) DeleteInstance(tr *Transfer, sop string) error {
+	b, _ := t.instBucket(tr, false)
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(sop))
 }
 
 // ClearInstances removes every instance record of a transfer.
