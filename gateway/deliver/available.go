@@ -47,30 +47,24 @@ func (d *Deliverer) HandleAvailable(ctx context.Context, env *pb.Envelope) error
 		if tr != nil && tr.Correlation == env.GetId() {
 			return errGone // the same announce again
 		}
-		if tr != nil {
-			if err := tx.ClearInstances(tr); err != nil {
-				return err
-			}
+		if tr != nil && (tr.Round > m.Round || tr.Round == m.Round && tr.Final && m.Partial) {
+			return errGone // an older round, or a partial announce after the whole manifest
 		}
-		tr = &store.Transfer{StudyUID: m.StudyUID, Side: store.Incoming, Peer: from, Destination: dest,
-			State: store.Downloading, Round: m.Round, Instances: len(m.Instances), Correlation: env.GetId()}
-		rel, cl := env.GetFrom().GetRelay(), env.GetFrom().GetClient()
-		for _, mi := range m.Instances {
-			in := &store.Instance{SOPInstanceUID: mi.SOPInstanceUID, SOPClassUID: mi.SOPClassUID, SeriesUID: mi.SeriesUID,
-				TransferSyntax: mi.TransferSyntax, Size: mi.Size, SHA256: mi.SHA256, Key: mi.Key, Holder: m.Store,
-				Bucket: m.Bucket, State: store.IPending, Round: m.Round}
-			tr.Bytes += mi.Size
-			if mi.Key != "" && !manifest.KeyOwnedBy(mi.Key, rel, cl) {
-				in.State, in.Step = store.IFailed, "verify"
-				in.Reason = "object key " + mi.Key + " is not under the announcing gateway's prefix " + rel + "/" + cl + "/studies/"
-				tr.Failed++
-				d.logFailure(tr, in)
+		if tr == nil || tr.Round < m.Round || tr.Terminal() {
+			gen := 0
+			if tr != nil {
+				gen = tr.Gen + 1
+				if err := tx.ClearInstances(tr); err != nil {
+					return err
+				}
 			}
-			if err := tx.PutInstance(tr, in); err != nil {
-				return err
-			}
+			tr = &store.Transfer{StudyUID: m.StudyUID, Side: store.Incoming, Peer: from, State: store.Downloading, Round: m.Round, Gen: gen}
 		}
-		return tx.PutTransfer(tr)
+		tr.Destination = dest
+		if !m.Partial {
+			tr.Final, tr.Correlation = true, env.GetId()
+		}
+		return d.merge(tx, tr, m, env.GetFrom())
 	})
 	switch {
 	case errors.Is(err, errGone):
@@ -80,9 +74,65 @@ func (d *Deliverer) HandleAvailable(ctx context.Context, env *pb.Envelope) error
 		return err
 	}
 	log.Info("study announced to us", "instances", len(m.Instances), "round", m.Round, "destination", dest,
-		"supplement", m.Supplement, "unavailable", len(m.Unavailable))
+		"partial", m.Partial, "supplement", m.Supplement, "unavailable", len(m.Unavailable))
 	d.Kick()
 	return nil
+}
+
+// merge adds the manifest's instances to the transfer: new ones and ones
+// whose content changed start pending, the others keep their progress.
+// The whole manifest (not partial) also drops instances it no longer
+// lists. Instances whose object key lies outside the sender's prefix fail.
+func (d *Deliverer) merge(tx *store.Tx, tr *store.Transfer, m *manifest.Manifest, from *pb.Address) error {
+	rel, cl := from.GetRelay(), from.GetClient()
+	listed := map[string]bool{}
+	for _, mi := range m.Instances {
+		listed[mi.SOPInstanceUID] = true
+		if cur, err := tx.Instance(tr, mi.SOPInstanceUID); err == nil && cur.SHA256 == mi.SHA256 {
+			continue
+		}
+		in := &store.Instance{SOPInstanceUID: mi.SOPInstanceUID, SOPClassUID: mi.SOPClassUID, SeriesUID: mi.SeriesUID,
+			TransferSyntax: mi.TransferSyntax, Size: mi.Size, SHA256: mi.SHA256, Key: mi.Key, Holder: m.Store,
+			Bucket: m.Bucket, State: store.IPending, Round: m.Round}
+		if mi.Key != "" && !manifest.KeyOwnedBy(mi.Key, rel, cl) {
+			in.State, in.Step = store.IFailed, "verify"
+			in.Reason = "object key " + mi.Key + " is not under the announcing gateway's prefix " + rel + "/" + cl + "/studies/"
+			d.logFailure(tr, in)
+		}
+		if err := tx.PutInstance(tr, in); err != nil {
+			return err
+		}
+	}
+	var drop []string
+	tr.Instances, tr.Bytes, tr.Failed, tr.Stored, tr.AlreadyPresent, tr.Downloaded = 0, 0, 0, 0, 0, 0
+	err := tx.Instances(tr, func(in *store.Instance) error {
+		if tr.Final && !m.Partial && !listed[in.SOPInstanceUID] {
+			drop = append(drop, in.SOPInstanceUID)
+			return nil
+		}
+		tr.Instances++
+		tr.Bytes += in.Size
+		switch in.State {
+		case store.IFailed:
+			tr.Failed++
+		case store.IStored:
+			tr.Stored++
+		case store.IAlreadyPresent:
+			tr.AlreadyPresent++
+		case store.IDownloaded:
+			tr.Downloaded++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sop := range drop {
+		if err := tx.DeleteInstance(tr, sop); err != nil {
+			return err
+		}
+	}
+	return tx.PutTransfer(tr)
 }
 
 // supplement merges an answer to our request into the transfer.

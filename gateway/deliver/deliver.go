@@ -136,7 +136,7 @@ func (d *Deliverer) step(ctx context.Context) error {
 func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 	var pending, ask, ready []*store.Instance
 	open := 0
-	err := d.opts.Store.Update(func(tx *store.Tx) error {
+	err := d.opts.Store.ViewOrUpdate(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
 		if err != nil {
 			return err
@@ -178,7 +178,7 @@ func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 		if err != nil {
 			return err
 		}
-		if open > 0 && len(pending) == 0 && len(ask) == 0 && cur.State == store.Downloading {
+		if cur.Final && open > 0 && len(pending) == 0 && len(ask) == 0 && cur.State == store.Downloading {
 			cur.State, changed = store.Storing, true
 		}
 		if changed {
@@ -200,7 +200,7 @@ func (d *Deliverer) advance(ctx context.Context, tr *store.Transfer) {
 	if len(ready) > 0 {
 		d.startStorer(ctx, tr)
 	}
-	if open == 0 {
+	if open == 0 && tr.Final {
 		d.finish(ctx, tr)
 	}
 }

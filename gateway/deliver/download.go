@@ -66,7 +66,7 @@ func (d *Deliverer) download(ctx context.Context, tr *store.Transfer, in *store.
 	var wait time.Duration
 	uerr := d.opts.Store.Commit(func(tx *store.Tx) error {
 		cur, err2 := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-		if err2 != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation {
+		if err2 != nil || cur.Round != tr.Round || cur.Gen != tr.Gen {
 			return errGone
 		}
 		ci, err2 := tx.Instance(cur, in.SOPInstanceUID)

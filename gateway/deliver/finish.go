@@ -21,7 +21,7 @@ func (d *Deliverer) finish(ctx context.Context, tr *store.Transfer) {
 	var id string
 	err := d.opts.Store.Update(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-		if err != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation || cur.Terminal() {
+		if err != nil || cur.Round != tr.Round || cur.Gen != tr.Gen || cur.Terminal() {
 			return errGone
 		}
 		r = manifest.Receipt{StudyUID: cur.StudyUID, Round: cur.Round, Destination: cur.Destination}
@@ -98,7 +98,7 @@ func (d *Deliverer) cleanup(tr *store.Transfer) {
 	os.RemoveAll(filepath.Join(d.opts.Dir, tr.StudyUID))
 	d.opts.Store.Update(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-		if err != nil || cur.Correlation != tr.Correlation || !cur.Terminal() {
+		if err != nil || cur.Gen != tr.Gen || !cur.Terminal() {
 			return err
 		}
 		cur.Cleaned = true

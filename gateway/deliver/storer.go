@@ -43,7 +43,7 @@ func (d *Deliverer) ready(tr *store.Transfer) (due []*store.Instance, pairs [][2
 	now := time.Now()
 	err = d.opts.Store.View(func(tx *store.Tx) error {
 		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-		if err != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation {
+		if err != nil || cur.Round != tr.Round || cur.Gen != tr.Gen {
 			return errGone
 		}
 		return tx.Instances(cur, func(in *store.Instance) error {
@@ -254,7 +254,7 @@ func (d *Deliverer) redownload(tr *store.Transfer, in *store.Instance) {
 // saw.
 func (d *Deliverer) current(tx *store.Tx, tr *store.Transfer, in *store.Instance) (*store.Transfer, *store.Instance, error) {
 	cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-	if err != nil || cur.Round != tr.Round || cur.Correlation != tr.Correlation {
+	if err != nil || cur.Round != tr.Round || cur.Gen != tr.Gen {
 		return nil, nil, errGone
 	}
 	ci, err := tx.Instance(cur, in.SOPInstanceUID)

@@ -66,7 +66,11 @@ type Manifest struct {
 	Series      map[string]int `json:"series"`           // instances per series UID
 	Instances   []Instance     `json:"instances"`
 	// Supplement marks an answer to a Request: only the instances asked for.
-	Supplement  bool          `json:"supplement,omitempty"`
+	Supplement bool `json:"supplement,omitempty"`
+	// Partial marks an announce sent while the study still arrives: the
+	// instances uploaded so far, for the receiver to start on. The final
+	// announce (not partial) lists the whole study.
+	Partial     bool          `json:"partial,omitempty"`
 	Unavailable []Unavailable `json:"unavailable,omitempty"`
 }
 

@@ -48,6 +48,7 @@ func newReceiver(t testing.TB, route RouteFunc) (*Receiver, *store.Store, string
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(r.Close)
 	return r, db, filepath.Join(dir, "staged")
 }
 

@@ -178,3 +178,66 @@ func (s *Sender) cleanup(ctx context.Context, tr *store.Transfer) {
 	}
 	s.opts.Logger.Info("staged copies removed", "step", "cleanup", "study", tr.StudyUID, "files", removed, "age", time.Since(tr.Finished).Round(time.Second).String())
 }
+
+// partialBatch is how many instances in storage (or known at the
+// destination) a partial announce waits for while the study still
+// arrives.
+const partialBatch = 20
+
+// announcePartial tells the receiving gateway about the instances in
+// storage that no announce has named yet, while the study still arrives,
+// so that it downloads and delivers them meanwhile. A partial announce
+// lost in a crash is harmless: the final one lists the whole study.
+func (s *Sender) announcePartial(ctx context.Context, tr *store.Transfer) {
+	m := manifest.Manifest{StudyUID: tr.StudyUID, Round: tr.Round, Destination: tr.Destination, Series: map[string]int{}, Partial: true}
+	err := s.opts.Store.View(func(tx *store.Tx) error {
+		return tx.Instances(tr, func(in *store.Instance) error {
+			if in.Told == tr.Round || (in.State != store.IUploaded && in.State != store.IKnown) || in.Round != tr.Round {
+				return nil
+			}
+			e := manifest.Instance{SOPClassUID: in.SOPClassUID, SOPInstanceUID: in.SOPInstanceUID, SeriesUID: in.SeriesUID,
+				TransferSyntax: in.TransferSyntax, Size: in.Size, SHA256: in.SHA256}
+			if in.State == store.IUploaded {
+				e.Key = in.Key
+				if in.Holder != "" {
+					m.Store, m.Bucket = in.Holder, in.Bucket
+				}
+			}
+			m.Instances = append(m.Instances, e)
+			m.Series[in.SeriesUID]++
+			return nil
+		})
+	})
+	if err != nil || len(m.Instances) < partialBatch {
+		return
+	}
+	msg, err := s.availableMessage(ctx, tr, relayconn.NewID(), &m)
+	if err == nil {
+		msg.Args["partial"] = "true"
+		err = s.opts.Relay.Send(ctx, msg)
+	}
+	if err != nil {
+		s.opts.Logger.Warn("partial announce not sent; the final one will list the study", "step", "announce", "study", tr.StudyUID, "err", err)
+		return
+	}
+	err = s.opts.Store.Commit(func(tx *store.Tx) error {
+		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
+		if err != nil || cur.Round != tr.Round {
+			return err
+		}
+		for _, e := range m.Instances {
+			ci, err := tx.Instance(cur, e.SOPInstanceUID)
+			if err != nil || ci.SHA256 != e.SHA256 {
+				continue
+			}
+			ci.Told = cur.Round
+			if err := tx.PutInstance(cur, ci); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.opts.Logger.Error("partial announce not recorded", "step", "announce", "study", tr.StudyUID, "err", err)
+	}
+}

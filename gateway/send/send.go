@@ -128,6 +128,9 @@ func (s *Sender) step(ctx context.Context) error {
 				s.setState(tr, store.Receiving, store.Complete, "no new instance for stable_after")
 			}
 			s.uploadPending(ctx, tr)
+			if tr.State == store.Receiving {
+				s.announcePartial(ctx, tr)
+			}
 		case store.Complete:
 			s.setState(tr, store.Complete, store.Uploading, "")
 			s.uploadPending(ctx, tr)

@@ -108,6 +108,12 @@ type Transfer struct {
 	Cleaned           bool      `json:"cleaned,omitempty"`     // staged copies removed
 	Correlation       string    `json:"correlation,omitempty"` // incoming: the announce envelope id
 	ReceiptID         string    `json:"receipt_id,omitempty"`  // incoming: the study.received envelope
+	// Gen counts the times an incoming transfer was started over (a new
+	// round); workers check it to drop results of an older one.
+	Gen int `json:"gen,omitempty"`
+	// Final: the incoming transfer has its whole manifest (partial
+	// announces only add instances); the receipt waits for it.
+	Final bool `json:"final,omitempty"`
 }
 
 // Key is the transfer's key in the store.
@@ -144,6 +150,7 @@ type Instance struct {
 	Step       string    `json:"step,omitempty"`
 	NewVersion bool      `json:"new_version,omitempty"`
 	Asked      int       `json:"asked,omitempty"` // incoming: times asked again from the sender
+	Told       int       `json:"told,omitempty"`  // outgoing: the round in which a partial announce named it
 }
 
 // Pull is a send-study job: C-FIND then C-MOVE from a peer to us.
@@ -200,6 +207,17 @@ func (s *Store) Close() error { return s.db.Close() }
 // Update runs fn in one read-write transaction, committed before it returns.
 func (s *Store) Update(fn func(*Tx) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+}
+
+// ViewOrUpdate runs fn read-only, and again in a read-write transaction
+// only when it tries to write: a check that usually changes nothing
+// costs no commit (and no fsync).
+func (s *Store) ViewOrUpdate(fn func(*Tx) error) error {
+	err := s.View(fn)
+	if errors.Is(err, bolt.ErrTxNotWritable) {
+		return s.Update(fn)
+	}
+	return err
 }
 
 // View runs fn in a read-only transaction.
@@ -274,6 +292,15 @@ func (t *Tx) PutInstance(tr *Transfer, in *Instance) error {
 		return err
 	}
 	return put(b, []byte(in.SOPInstanceUID), in)
+}
+
+// DeleteInstance removes one instance record of a transfer.
+func (t *Tx) DeleteInstance(tr *Transfer, sop string) error {
+	b, _ := t.instBucket(tr, false)
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(sop))
 }
 
 // ClearInstances removes every instance record of a transfer.
