@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
@@ -38,15 +39,24 @@ func (c *Client) NewUploader(ctx context.Context, topts TransferOptions) (*Uploa
 
 // Upload sends the file at path to key (see filestore.ValidateKey) and
 // returns its reference (size and SHA-256 computed here). With the
-// client's StateDir set, an upload cut short resumes with its missing
-// parts on the next call with the same path and key.
+// client's StateDir set, an upload of several parts cut short resumes
+// with its missing parts on the next call with the same path and key (a
+// one-part upload just starts again).
 func (u *Uploader) Upload(ctx context.Context, path, key, mediaType string) (*pb.FileRef, error) {
 	if mediaType == "" {
 		mediaType = "application/octet-stream"
 	}
 	meta := filestore.PutOptions{MediaType: mediaType, Expires: u.c.fileExpiry(nil)}
+	stateDir := u.c.opts.StateDir
+	partSize := u.topts.PartSize
+	if partSize == 0 {
+		partSize = transfer.DefaultPartSize
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() <= partSize {
+		stateDir = "" // one part: there is nothing to resume, so no state to write
+	}
 	up, err := transfer.Upload(ctx, u.fc, path, key, meta, transfer.Options{
-		StateDir: u.c.opts.StateDir, PartSize: u.topts.PartSize, Concurrency: u.topts.Concurrency})
+		StateDir: stateDir, PartSize: u.topts.PartSize, Concurrency: u.topts.Concurrency})
 	if err != nil {
 		return nil, err
 	}

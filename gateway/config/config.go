@@ -28,7 +28,7 @@ const (
 	DefaultStableAfter    = 10 * time.Second
 	DefaultDeliverAttempt = 5
 	DefaultMaxBackoff     = 30 * time.Second
-	DefaultUploads        = 4
+	DefaultUploads        = 8
 	DefaultDownloads      = 4
 	DefaultRequestTimeout = 2 * time.Minute
 )
