@@ -30,6 +30,9 @@ import (
 // tick is how often the loop looks at the transfers without being woken.
 const tick = 250 * time.Millisecond
 
+// minStep is the least time between two steps of the loop.
+const minStep = 50 * time.Millisecond
+
 // Relay is what delivery needs from the relay connection.
 type Relay interface {
 	Send(ctx context.Context, m relayconn.Message) error
@@ -91,6 +94,13 @@ func (d *Deliverer) Run(ctx context.Context) {
 			return
 		case <-d.kick:
 		case <-t.C:
+		}
+		// Kicks come with every instance; a step reads whole transfers,
+		// so steps are spaced to keep that cost linear in the study.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(minStep):
 		}
 	}
 }

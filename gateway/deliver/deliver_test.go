@@ -260,7 +260,7 @@ func TestBadObjectsFailVisibly(t *testing.T) {
 	}
 	var tr *store.Transfer
 	r.db.View(func(tx *store.Tx) error { tr, _ = tx.Transfer(store.Incoming, "1.2.10", "county-a/gw-a"); return nil })
-	if tr.State != store.Failed || tr.Failed != 2 {
+	if tr.State != store.Failed || tr.Failed != 2 || !strings.Contains(tr.Error, "2 instance(s) not delivered") {
 		t.Errorf("transfer %+v, want failed with 2 failures", tr)
 	}
 }

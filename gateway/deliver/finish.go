@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,9 +84,13 @@ func (d *Deliverer) finish(ctx context.Context, tr *store.Transfer) {
 		if err != nil || cur.ReceiptID != id {
 			return err
 		}
-		cur.State, cur.Finished = state, time.Now().UTC()
-		if state == store.Acknowledged {
-			cur.Error = ""
+		cur.State, cur.Finished, cur.Error = state, time.Now().UTC(), ""
+		if len(r.Failures) > 0 {
+			f := r.Failures[0]
+			cur.Error = fmt.Sprintf("%d instance(s) not delivered; first: %s at %s: %s", r.Failed, f.SOPInstanceUID, f.Step, f.Reason)
+			if f.Status != "" {
+				cur.Error += " (status " + f.Status + ")"
+			}
 		}
 		return tx.PutTransfer(cur)
 	})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/medrelay/medrelay/dicom"
@@ -65,12 +66,18 @@ func (d *Deliverer) ready(tr *store.Transfer) (due []*store.Instance, pairs [][2
 // association, taking more as they are downloaded, until none is due.
 func (d *Deliverer) storeAll(ctx context.Context, tr *store.Transfer) {
 	var c *dimse.Client
+	// Successes are recorded while the next instance is sent (group
+	// commits); they are all recorded before the next look at what is
+	// due, so nothing is sent twice for want of a record.
+	var recording sync.WaitGroup
 	defer func() {
+		recording.Wait()
 		if c != nil {
 			c.Close()
 		}
 	}()
 	for ctx.Err() == nil {
+		recording.Wait()
 		due, pairs, err := d.ready(tr)
 		if err != nil || len(due) == 0 {
 			return
@@ -109,7 +116,11 @@ func (d *Deliverer) storeAll(ctx context.Context, tr *store.Transfer) {
 				c.Assoc().Abort()
 				c = nil
 			case st.Category() == dimse.Success || st.Category() == dimse.Warning:
-				d.stored(tr, in)
+				recording.Add(1)
+				go func(in *store.Instance) {
+					defer recording.Done()
+					d.stored(tr, in)
+				}(in)
 			default:
 				d.outcome(tr, in, fmt.Sprintf("%04X", uint16(st)), fmt.Sprintf("%s refused the instance: %s", peer.AET, comment), false)
 			}

@@ -242,7 +242,12 @@ func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
 		} else if err != nil {
 			return err
 		}
-		if tr.State != store.Receiving && tr.State != store.Complete {
+		switch {
+		case tr.State == store.Complete || tr.State == store.Uploading && tr.AnnounceID == "":
+			// Not announced as a whole yet: the same round goes on (its
+			// partial announces stay valid).
+			tr.State = store.Receiving
+		case tr.State != store.Receiving:
 			reopen(tr)
 		}
 		tr.Destination, tr.CompleteOnRelease = tgt.Destination, tgt.CompleteOnRelease
@@ -277,8 +282,9 @@ func (r *Receiver) record(st staged, tgt Target) (old, key string, err error) {
 	return old, key, err
 }
 
-// reopen starts a new round of a transfer that had been sent: instances
-// received again (or added) travel; the receipt counts start over.
+// reopen starts a new round of a transfer whose whole manifest may have
+// been announced: instances received again (or added) travel; the receipt
+// counts start over.
 func reopen(tr *store.Transfer) {
 	tr.State = store.Receiving
 	tr.Round++

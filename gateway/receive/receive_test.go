@@ -234,3 +234,27 @@ func TestRestartRemovesUnrecordedStagedFiles(t *testing.T) {
 		t.Errorf("the recorded instance's file is gone after a restart: %v", err)
 	}
 }
+
+func TestInstanceBeforeTheFinalAnnounceKeepsTheRound(t *testing.T) {
+	r, db, _ := newReceiver(t, nil)
+	ctx := context.Background()
+	r.Store(ctx, incoming("1.2.3.1.1"), bytes.NewReader(dataSet(t, "1.2.3", "1.2.3.1.1", 10)))
+	get := func() *store.Transfer {
+		var tr *store.Transfer
+		db.View(func(tx *store.Tx) error { tr, _ = tx.Transfer(store.Outgoing, "1.2.3", "county-b/gw-b"); return nil })
+		return tr
+	}
+	tr := get()
+	tr.State = store.Uploading // complete, uploading, not announced yet
+	db.Update(func(tx *store.Tx) error { return tx.PutTransfer(tr) })
+	r.Store(ctx, incoming("1.2.3.1.2"), bytes.NewReader(dataSet(t, "1.2.3", "1.2.3.1.2", 10)))
+	if tr = get(); tr.State != store.Receiving || tr.Round != 1 {
+		t.Errorf("a late instance before the final announce: state %s round %d, want receiving in round 1", tr.State, tr.Round)
+	}
+	tr.State, tr.AnnounceID = store.Uploading, "01a22a2e-0000-7000-8000-000000000000" // the final announce may be out
+	db.Update(func(tx *store.Tx) error { return tx.PutTransfer(tr) })
+	r.Store(ctx, incoming("1.2.3.1.3"), bytes.NewReader(dataSet(t, "1.2.3", "1.2.3.1.3", 10)))
+	if tr = get(); tr.State != store.Receiving || tr.Round != 2 || tr.AnnounceID != "" {
+		t.Errorf("a late instance after the final announce: state %s round %d, want receiving in round 2", tr.State, tr.Round)
+	}
+}

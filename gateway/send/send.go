@@ -30,6 +30,9 @@ import (
 // tick is how often the loop looks at the transfers without being woken.
 const tick = 250 * time.Millisecond
 
+// minStep is the least time between two steps of the loop.
+const minStep = 50 * time.Millisecond
+
 // maxUploadBackoff caps the pause before an upload is tried again.
 const maxUploadBackoff = 30 * time.Second
 
@@ -100,6 +103,13 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		case <-s.kick:
 		case <-t.C:
+		}
+		// Kicks come with every instance; a step reads whole transfers,
+		// so steps are spaced to keep that cost linear in the study.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(minStep):
 		}
 	}
 }
