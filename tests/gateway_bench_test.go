@@ -36,7 +36,9 @@ func BenchmarkGatewayLargeStudy(b *testing.B) {
 
 func benchGateway(b *testing.B, o dicomgen.Options) {
 	gwNeed(b, "storescu", "storescp")
-	n := startGwNet(b, gwNetOptions{storage: storageMinIODirect, completeOnRelease: true})
+	// stable_after is long so that only the release completes the study,
+	// however the machine's load stretches a pause between instances.
+	n := startGwNet(b, gwNetOptions{storage: storageMinIODirect, completeOnRelease: true, stableAfter: "5m"})
 	direct := newViewer(b)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

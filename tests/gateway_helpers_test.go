@@ -382,7 +382,7 @@ const (
 type gwNetOptions struct {
 	storage           gwStorage
 	completeOnRelease bool
-	stableAfter       string // default 1s
+	stableAfter       string // default 2s
 	viewerArgs        []string
 	// peersA and peersB are more peers of gateway A and B (YAML list
 	// items, indented 2), routesA more routes of gateway A.
@@ -419,7 +419,7 @@ func startGwNet(t testing.TB, o gwNetOptions) *gwNet {
 	n.viewer = newViewer(t, o.viewerArgs...)
 	stable := o.stableAfter
 	if stable == "" {
-		stable = "1s"
+		stable = "2s"
 	}
 	n.b = newGateway(t, n.dir, gwConfig{name: "gw-b", id: "gw-b", relayURL: n.countyB.URL, aet: aetGwB, body: fmt.Sprintf(
 		"peers:\n  - {aet: %s, host: 127.0.0.1, port: %d}\n%sdeliver:\n  default_destination: %s\nstable_after: %s\n",
