@@ -179,10 +179,14 @@ func (s *Sender) cleanup(ctx context.Context, tr *store.Transfer) {
 	s.opts.Logger.Info("staged copies removed", "step", "cleanup", "study", tr.StudyUID, "files", removed, "age", time.Since(tr.Finished).Round(time.Second).String())
 }
 
-// partialBatch is how many instances in storage (or known at the
-// destination) a partial announce waits for while the study still
-// arrives.
-const partialBatch = 20
+// A partial announce waits, while the study still arrives, for
+// partialBatch instances in storage (or known at the destination) or for
+// partialBytes of them, whichever comes first: many small instances or a
+// few large ones.
+const (
+	partialBatch = 20
+	partialBytes = 64 << 20
+)
 
 // announcePartial tells the receiving gateway about the instances in
 // storage that no announce has named yet, while the study still arrives,
@@ -208,7 +212,11 @@ func (s *Sender) announcePartial(ctx context.Context, tr *store.Transfer) {
 			return nil
 		})
 	})
-	if err != nil || len(m.Instances) < partialBatch {
+	var bytes int64
+	for _, e := range m.Instances {
+		bytes += e.Size
+	}
+	if err != nil || len(m.Instances) == 0 || len(m.Instances) < partialBatch && bytes < partialBytes {
 		return
 	}
 	msg, err := s.availableMessage(ctx, tr, relayconn.NewID(), &m)
