@@ -45,6 +45,7 @@ type Relay struct {
 	store  *store.Store
 	intake durability // see intake.go
 	opts   link.Options
+	now    func() time.Time
 
 	httpLn   net.Listener
 	tcpLn    net.Listener
@@ -75,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Link tunes heartbeats and windows (defaults: see link.Options).
 	Link link.Options
+	// Now is the relay's clock (default time.Now) for the age of envelope
+	// ids and for dedupe records; tests move it instead of sleeping.
+	Now func() time.Time
 	// QUICConn, when set, carries the QUIC listener instead of a socket
 	// bound to listen.quic (tests use it to drop packets on purpose).
 	QUICConn net.PacketConn
@@ -91,7 +95,10 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + config.MaxClockSkew, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +108,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	r := &Relay{
-		cfg: cfg, log: log, store: st, opts: opts.Link,
+		cfg: cfg, log: log, store: st, opts: opts.Link, now: opts.Now,
 		routes:   routes,
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
@@ -263,7 +270,7 @@ func (r *Relay) maintain() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			if n, err := r.store.PruneSeen(time.Now()); err != nil {
+			if n, err := r.store.PruneSeen(r.now()); err != nil {
 				r.log.Warn("prune dedupe records", "err", err)
 			} else if n > 0 {
 				r.log.Debug("pruned dedupe records", "count", n)

@@ -28,7 +28,8 @@ const FileName = "relay.db"
 
 var (
 	bucketQueues = []byte("queues")
-	bucketSeen   = []byte("seen")
+	bucketSeen   = []byte("seen")    // dedupe key -> receipt time (ms)
+	bucketSeenAt = []byte("seen-at") // receipt time (ms) + dedupe key, for pruning
 	bucketRoutes = []byte("routes")
 	bucketDead   = []byte("dead")
 	bucketAudit  = []byte("audit")
@@ -37,6 +38,7 @@ var (
 	keyAuditHead = []byte("audit-head")      // hash of the last audit record
 	keyAuditLast = []byte("audit-last")      // time key of the last audit record
 	keyJournal   = []byte("journal-applied") // last intake journal record applied
+	keySeenAt    = []byte("seen-at-indexed") // seen ids are indexed by receipt time
 )
 
 // ErrClosed is returned by Submit after Close.
@@ -44,9 +46,13 @@ var ErrClosed = errors.New("store closed")
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
-	// DedupeTTL is how long envelope ids are remembered (default 168h). It
-	// must be at least the longest envelope TTL.
+	// DedupeTTL is how long envelope ids are remembered after they were
+	// received (default 168h). It must be at least the longest envelope
+	// TTL plus the clock skew a relay allows.
 	DedupeTTL time.Duration
+	// Now is the store's clock (default time.Now): the receipt time of
+	// dedupe records. Tests move it to age records without sleeping.
+	Now func() time.Time
 	// GroupDelay is the longest a busy writer waits for a group to fill
 	// (default 500µs; negative: never wait). See gather.
 	GroupDelay time.Duration
@@ -104,6 +110,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.DedupeTTL <= 0 {
 		opts.DedupeTTL = 7 * 24 * time.Hour
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.GroupDelay == 0 {
 		opts.GroupDelay = DefaultGroupDelay
 	}
@@ -154,10 +163,13 @@ func Open(dir string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
+		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketSeenAt, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
+		}
+		if err := s.indexSeen(tx); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
 			s.depths[string(name)] = tx.Bucket(bucketQueues).Bucket(name).Stats().KeyN
@@ -389,7 +401,7 @@ func (s *Store) commit(batch []*request) {
 	if len(batch) == 0 && len(lazy) == 0 {
 		return
 	}
-	tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}
+	tx := &Tx{store: s, now: s.opts.Now(), delta: make(map[string]int), added: make(map[string]bool)}
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
 		for q, seqs := range lazy {

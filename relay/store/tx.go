@@ -25,6 +25,7 @@ const (
 type Tx struct {
 	tx    *bolt.Tx
 	store *Store
+	now   time.Time       // the store's clock when the commit began
 	delta map[string]int  // change of each queue's depth
 	added map[string]bool // queues that got entries
 	audit *auditTail      // loaded by the first Audit, stored by finish
@@ -51,14 +52,22 @@ func (t *Tx) finish() error {
 }
 
 // Seen reports whether the envelope with this key (its 16-byte id first)
-// was stored before (or earlier in this transaction), and records it if not.
+// was stored before (or earlier in this transaction), and records it if
+// not, with the time it was received: the record is kept for DedupeTTL
+// from then, whatever the time inside the sender's id says.
 func (t *Tx) Seen(idKey []byte) (bool, error) {
 	b := t.tx.Bucket(bucketSeen)
 	b.FillPercent = seenFill
 	if b.Get(idKey) != nil {
 		return true, nil
 	}
-	if err := b.Put(idKey, []byte{}); err != nil {
+	at := u64(uint64(t.now.UnixMilli()))
+	if err := b.Put(idKey, at); err != nil {
+		return false, fmt.Errorf("record id: %w", err)
+	}
+	idx := t.tx.Bucket(bucketSeenAt)
+	idx.FillPercent = appendFill
+	if err := idx.Put(append(at, idKey...), []byte{}); err != nil {
 		return false, fmt.Errorf("record id: %w", err)
 	}
 	return false, nil

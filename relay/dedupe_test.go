@@ -1,0 +1,129 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/link"
+	"github.com/medrelay/medrelay/relay/config"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
+)
+
+// testClock is a relay clock that tests move by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *testClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// idDated returns a UUIDv7 envelope id whose time is t.
+func idDated(t time.Time) string {
+	u := uuid.Must(uuid.NewV7())
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	return u.String()
+}
+
+func startMainAt(t *testing.T, clk *testClock) *Relay {
+	t.Helper()
+	// Without the intake journal a send returns after its commit, so
+	// queue depths can be checked at once.
+	off := false
+	cfg := &config.Config{
+		IntakeJournal: &off,
+		ID:            "main", Role: config.RoleMain, DataDir: t.TempDir(),
+		Listen: config.Listen{HTTP: "127.0.0.1:0", TCP: "127.0.0.1:0", Prefer: "tcp"},
+		Limits: config.Limits{MaxFrameBytes: config.DefaultMaxFrameBytes, MaxBodyBytes: config.DefaultMaxBodyBytes, MaxTTL: config.DefaultMaxTTL},
+	}
+	r, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func dialTo(t *testing.T, r *Relay, id string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{Relay: r.URL(), ID: id, Link: link.Options{Heartbeat: 100 * time.Millisecond, Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A retransmission is deduped at any age within the window: whatever the
+// id's age when the relay first received it (new, days old, a little
+// ahead of the relay's clock), sent again when the id is just under
+// limits.max_ttl old, after the relay pruned its dedupe records, it is
+// acknowledged and not stored twice. Ids outside the window are refused
+// with a reason, and the sender's other envelopes still go.
+func TestRetransmissionWithinTheWindowIsDeduped(t *testing.T) {
+	clk := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	r := startMainAt(t, clk)
+	c := dialTo(t, r, "clinic")
+	ctx := context.Background()
+	maxTTL := r.cfg.Limits.MaxTTL
+	send := func(id string) error {
+		_, err := c.SendEnvelope(ctx, &pb.Envelope{Id: id, To: &pb.Address{Relay: "main", Client: "rx"}, Command: "consult.request"})
+		return err
+	}
+	depth := func() int { return r.store.Depths()["client/rx"] }
+	ages := []time.Duration{0, time.Hour, maxTTL / 2, maxTTL - 10*time.Minute, -(config.MaxClockSkew - time.Minute)}
+	for k, age := range ages {
+		made := clk.now().Add(-age)
+		id := idDated(made)
+		if err := send(id); err != nil {
+			t.Fatalf("id %v old refused: %v", age, err)
+		}
+		// The last moment the id is still within max_ttl.
+		clk.set(made.Add(maxTTL - time.Minute))
+		if _, err := r.store.PruneSeen(clk.now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := send(id); err != nil {
+			t.Fatalf("retransmission of an id received %v old refused: %v", age, err)
+		}
+		if got := depth(); got != k+1 {
+			t.Fatalf("after the retransmission of an id received %v old, client/rx holds %d, want %d: stored twice", age, got, k+1)
+		}
+	}
+
+	before := depth()
+	for _, tc := range []struct {
+		made time.Time
+		want string
+	}{
+		{clk.now().Add(-maxTTL - time.Minute), "limits.max_ttl"},
+		{clk.now().Add(config.MaxClockSkew + time.Minute), "ahead of this relay's clock"},
+	} {
+		err := send(idDated(tc.made))
+		if !errors.Is(err, client.ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("id dated %v: err = %v, want refused naming %q", tc.made, err, tc.want)
+		}
+	}
+	if err := send(idDated(clk.now())); err != nil {
+		t.Fatalf("a current id after the refusals: %v", err)
+	}
+	if got := depth(); got != before+1 {
+		t.Errorf("client/rx holds %d, want %d: only the current id is stored", got, before+1)
+	}
+}
