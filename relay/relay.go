@@ -204,6 +204,7 @@ func (r *Relay) Start() {
 		r.goRun(r.quicAcceptLoop)
 	}
 	r.goRun(r.maintain)
+	r.goRun(r.expireLoop)
 	if r.uplink != nil {
 		r.goRun(func() { r.uplink.run(r.ctx) })
 	}

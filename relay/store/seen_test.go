@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
 // clock is a store clock that tests move by hand.
@@ -109,5 +113,37 @@ func TestPruneSeenRunsUntilDone(t *testing.T) {
 	}
 	if c := s.SeenCount(); c != 0 {
 		t.Errorf("SeenCount = %d after prune, want 0", c)
+	}
+}
+
+// The expiry index finds due entries in any queue, earliest first, and
+// forgets entries once they are removed.
+func TestExpiredFindsDueEntriesAcrossQueues(t *testing.T) {
+	s := open(t, t.TempDir())
+	now := time.Now()
+	enq := func(queue string, exp time.Time) {
+		raw, err := proto.Marshal(&pb.Envelope{Id: "x", ExpiresAt: timestamppb.New(exp)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(func(tx *Tx) error { _, err := tx.Enqueue(queue, raw); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enq("client/a", now.Add(-time.Second))
+	enq("child/b", now.Add(-2*time.Second))
+	enq("client/a", now.Add(time.Hour))
+	if err := s.Update(func(tx *Tx) error { _, err := tx.Enqueue("parent", []byte{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.Expired(now, 10)
+	if err != nil || len(due) != 2 || due[0].Queue != "child/b" || due[1].Queue != "client/a" || due[1].Seq != 1 {
+		t.Fatalf("Expired = %+v, %v; want child/b 1 then client/a 1", due, err)
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.Remove("child/b", []uint64{1}) }); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.Expired(now.Add(2*time.Hour), 10); len(due) != 2 || due[0].Queue != "client/a" || due[1].Seq != 2 {
+		t.Errorf("after removing child/b 1, Expired = %+v; want client/a 1 and 2", due)
 	}
 }

@@ -30,6 +30,7 @@ var (
 	bucketQueues = []byte("queues")
 	bucketSeen   = []byte("seen")    // dedupe key -> receipt time (ms)
 	bucketSeenAt = []byte("seen-at") // receipt time (ms) + dedupe key, for pruning
+	bucketExpiry = []byte("expiry")  // expires_at + seq + queue: see expiry.go
 	bucketRoutes = []byte("routes")
 	bucketDead   = []byte("dead")
 	bucketAudit  = []byte("audit")
@@ -39,6 +40,7 @@ var (
 	keyAuditLast = []byte("audit-last")      // time key of the last audit record
 	keyJournal   = []byte("journal-applied") // last intake journal record applied
 	keySeenAt    = []byte("seen-at-indexed") // seen ids are indexed by receipt time
+	keyExpiry    = []byte("expiry-indexed")  // queued entries are indexed by expiry
 )
 
 // ErrClosed is returned by Submit after Close.
@@ -163,12 +165,15 @@ func Open(dir string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketSeenAt, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
+		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketSeenAt, bucketExpiry, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
 		}
 		if err := s.indexSeen(tx); err != nil {
+			return err
+		}
+		if err := indexExpiry(tx); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {

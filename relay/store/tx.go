@@ -87,6 +87,9 @@ func (t *Tx) Enqueue(queue string, raw []byte) (uint64, error) {
 	if err := b.Put(u64(seq), raw); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
+	if err := putExpiry(t.tx, queue, seq, raw); err != nil {
+		return 0, err
+	}
 	t.delta[queue]++
 	t.added[queue] = true
 	return seq, nil
@@ -102,8 +105,12 @@ func (t *Tx) Remove(queue string, seqs []uint64) error {
 	c := b.Cursor()
 	for _, seq := range seqs {
 		k := u64(seq)
-		if got, _ := c.Seek(k); !bytes.Equal(got, k) {
+		got, v := c.Seek(k)
+		if !bytes.Equal(got, k) {
 			continue
+		}
+		if err := deleteExpiry(t.tx, queue, seq, v); err != nil {
+			return err
 		}
 		if err := c.Delete(); err != nil {
 			return fmt.Errorf("remove: %w", err)
