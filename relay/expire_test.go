@@ -37,7 +37,16 @@ func TestExpiryWhileTheTargetStaysOffline(t *testing.T) {
 	if st.DeadLetters != 1 || st.Queues["client/offline"] != 0 {
 		t.Errorf("county-b: %d dead letters, client/offline holds %d; want 1 and 0", st.DeadLetters, st.Queues["client/offline"])
 	}
-	resp, err := http.Get(countyB.URL() + "/v1/deadletters")
+	dl := deadLetters(t, countyB)
+	if len(dl) != 1 || dl[0].ID != id || dl[0].Queue != "client/offline" || dl[0].Reason == "" {
+		t.Errorf("dead letters = %+v, want %s from client/offline with a reason", dl, id)
+	}
+}
+
+// deadLetters lists a relay's dead letters through its admin API.
+func deadLetters(t *testing.T, r *relay.Relay) []adminapi.DeadLetter {
+	t.Helper()
+	resp, err := http.Get(r.URL() + "/v1/deadletters")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +55,5 @@ func TestExpiryWhileTheTargetStaysOffline(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&dl); err != nil {
 		t.Fatal(err)
 	}
-	if len(dl) != 1 || dl[0].ID != id || dl[0].Queue != "client/offline" || dl[0].Reason == "" {
-		t.Errorf("dead letters = %+v, want %s from client/offline with a reason", dl, id)
-	}
+	return dl
 }

@@ -240,7 +240,12 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			continue
 		}
 		if in.audit {
-			if err := tx.Audit(now, in.env.Body); err != nil {
+			if in.dead != "" {
+				// Kept aside, no receipt: the sender is a relay.
+				if err := tx.DeadLetter(string(auditQueue), in.raw, in.dead); err != nil {
+					return err
+				}
+			} else if err := tx.Audit(now, in.env.Body); err != nil {
 				return err
 			}
 			continue
