@@ -28,6 +28,9 @@ type durability interface {
 	storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error))
 	// status reports the journal's state for /v1/status.
 	status() (state string, batches, bypassed uint64)
+	// unapplied reports how many acknowledged batches wait for the store
+	// because applying them failed, and why (0 and "" when none wait).
+	unapplied() (int, string)
 	// close ends the journal, if any, before the store closes.
 	close() error
 }
@@ -48,6 +51,8 @@ func (d directIntake) storeClientBatch(_ string, _ [][]byte, items []inbound, no
 
 func (directIntake) status() (string, uint64, uint64) { return "off", 0, 0 }
 
+func (directIntake) unapplied() (int, string) { return 0, "" }
+
 func (directIntake) close() error { return nil }
 
 // journaledIntake acknowledges a client batch once the intake journal
@@ -62,6 +67,7 @@ type journaledIntake struct {
 	why      atomic.Pointer[string]
 	batches  atomic.Uint64 // acknowledged from the journal
 	bypassed atomic.Uint64 // stored without it
+	stall    stall         // batches the store failed to apply (intakestall.go)
 }
 
 // fail stops the journal's use until the relay restarts, saying why.
@@ -69,12 +75,18 @@ func (in *journaledIntake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
 
 func (in *journaledIntake) failed() bool { return in.why.Load() != nil }
 
-func (in *journaledIntake) close() error { return in.j.Close() }
+func (in *journaledIntake) close() error {
+	in.stall.stopRetry()
+	return in.j.Close()
+}
 
 func (in *journaledIntake) status() (state string, batches, bypassed uint64) {
 	state = "ok"
 	if why := in.why.Load(); why != nil {
 		state = "failed: " + *why
+	}
+	if n, why := in.unapplied(); n > 0 {
+		state = fmt.Sprintf("stalled: %d acknowledged batches wait for the store: %s", n, why)
 	}
 	return state, in.batches.Load(), in.bypassed.Load()
 }
@@ -130,7 +142,7 @@ func (r *Relay) openIntake() error {
 		r.intake = directIntake{r}
 		return j.Close()
 	}
-	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j}
+	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j, stall: stall{stop: make(chan struct{})}}
 	return nil
 }
 
@@ -138,7 +150,16 @@ func (r *Relay) openIntake() error {
 // batch directly when it cannot (the journal is full, closing or failed).
 func (in *journaledIntake) storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error)) {
 	r := in.r
-	direct := func() { in.direct.storeClientBatch(client, raws, items, now, done) }
+	// While acknowledged batches wait for the store, a batch stored
+	// directly would overtake them: it is refused instead (the client
+	// sends it again later).
+	direct := func() {
+		if err := in.stalledErr(); err != nil {
+			done(err)
+			return
+		}
+		in.direct.storeClientBatch(client, raws, items, now, done)
+	}
 	if in.failed() {
 		direct()
 		return
@@ -158,18 +179,7 @@ func (in *journaledIntake) storeClientBatch(client string, raws [][]byte, items 
 		}
 		in.batches.Add(1)
 		done(nil)
-		r.store.SubmitForwarded(r.applyJournaled(seq, items, now), func(err error) {
-			switch {
-			case err == nil:
-				in.j.Applied(seq)
-			case errors.Is(err, store.ErrClosed):
-				// Applied when the relay starts again.
-			default:
-				in.fail(fmt.Sprintf("record %d not applied: %v", seq, err))
-				r.log.Error("could not apply a journaled client batch; it is applied when the relay restarts",
-					"record", seq, "err", err)
-			}
-		})
+		in.apply(journaled{seq: seq, items: items, now: now})
 	})
 }
 

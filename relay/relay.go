@@ -79,6 +79,9 @@ type Options struct {
 	// Now is the relay's clock (default time.Now) for the age of envelope
 	// ids and for dedupe records; tests move it instead of sleeping.
 	Now func() time.Time
+	// StoreFault, when set, is called in every store commit; an error
+	// fails the commit as a full disk would. Only tests set it.
+	StoreFault func() error
 	// QUICConn, when set, carries the QUIC listener instead of a socket
 	// bound to listen.quic (tests use it to drop packets on purpose).
 	QUICConn net.PacketConn
@@ -98,7 +101,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + config.MaxClockSkew, Now: opts.Now})
+	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + config.MaxClockSkew, Now: opts.Now, Fault: opts.StoreFault})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,9 @@ type CommitStats struct {
 	TotalLatency time.Duration
 	// PreallocError is the last failure to preallocate (a full disk, say).
 	PreallocError string
+	// CommitError is why the last commit failed to write (a full disk, an
+	// I/O error), or "" once a commit succeeds again.
+	CommitError string
 }
 
 type commitStats struct {
@@ -45,4 +48,14 @@ func (s *Store) recordPreallocError(err error) {
 	s.commits.Lock()
 	defer s.commits.Unlock()
 	s.commits.PreallocError = err.Error()
+}
+
+func (s *Store) recordCommitError(err error) {
+	s.commits.Lock()
+	defer s.commits.Unlock()
+	if err == nil {
+		s.commits.CommitError = ""
+	} else {
+		s.commits.CommitError = err.Error()
+	}
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// commits that store only forwarded traffic (default 4ms; negative:
 	// none). See SubmitForwarded.
 	ForwardInterval time.Duration
+	// Fault, when set, is called in every commit before it is written; an
+	// error it returns fails the commit the way a write error (a full
+	// disk) does. Only tests set it, to make the store fail on purpose.
+	Fault func() error
 	// MaxPending bounds submissions waiting for the writer (default 4096);
 	// Submit blocks beyond it, which slows readers down instead of growing
 	// memory.
@@ -420,8 +424,16 @@ func (s *Store) commit(batch []*request) {
 				return err
 			}
 		}
+		if s.opts.Fault != nil {
+			if err := s.opts.Fault(); err != nil {
+				return err
+			}
+		}
 		return tx.finish()
 	})
+	if failed == nil {
+		s.recordCommitError(err)
+	}
 	if failed != nil || err != nil {
 		s.restoreLazy(lazy)
 	}
