@@ -3,11 +3,16 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/medrelay/medrelay/envelope"
+
 	"github.com/medrelay/medrelay/relay/journal"
 	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
 // A client waits for each of its batches to be durable before it sends
@@ -104,6 +109,10 @@ func (r *Relay) openIntake() error {
 	if err != nil {
 		return err
 	}
+	if n, where := j.Dropped(); n > 0 {
+		r.log.Error("intake journal records dropped at a bad checksum: their client batches are lost unless their clients send them again "+
+			"(one record at the end is a write torn by a crash, never acknowledged)", "records", n, "where", strings.Join(where, "; "))
+	}
 	var dones []<-chan error
 	for _, rec := range recs {
 		client, now, raws, err := decodeIntake(rec.Data)
@@ -120,8 +129,9 @@ func (r *Relay) openIntake() error {
 		for _, raw := range raws {
 			in, err := r.accept(p, raw, now)
 			if err != nil {
-				r.log.Warn("journaled envelope refused", "client", client, "id", in.env.GetId(), "reason", err.Error())
-				continue
+				// Acknowledged, so not dropped: a dead letter, with a
+				// receipt to its sender.
+				in = r.refusedOnReplay(raw, now, err)
 			}
 			items = append(items, in)
 		}
@@ -144,6 +154,21 @@ func (r *Relay) openIntake() error {
 	}
 	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j, stall: stall{stop: make(chan struct{})}}
 	return nil
+}
+
+// refusedOnReplay makes a dead letter of a journaled envelope that the
+// relay no longer accepts (its config changed since: an id, a limit, a
+// route), which its client was told was stored.
+func (r *Relay) refusedOnReplay(raw []byte, now time.Time, why error) inbound {
+	env, err := envelope.Decode(raw)
+	if err != nil {
+		env = &pb.Envelope{Kind: pb.Kind_KIND_RECEIPT} // unreadable: no receipt
+	}
+	in := inbound{env: env, raw: envelope.AppendHop(raw, r.cfg.ID, now), dead: "refused when the intake journal was applied: " + why.Error()}
+	if _, err := envelope.IDKey(env.Id); err == nil {
+		in.idKey = seenKey(env.Id, false)
+	}
+	return in
 }
 
 // storeClientBatch goes through the journal when it can, and stores the

@@ -232,12 +232,14 @@ func seenKey(id string, fromParent bool) []byte {
 func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error {
 	for i := range items {
 		in := &items[i]
-		dup, err := tx.Seen(in.idKey)
-		if err != nil {
-			return err
-		}
-		if dup {
-			continue
+		if in.idKey != nil { // nil: an unreadable id, dead-lettered as it is
+			dup, err := tx.Seen(in.idKey)
+			if err != nil {
+				return err
+			}
+			if dup {
+				continue
+			}
 		}
 		if in.audit {
 			if in.dead != "" {

@@ -132,16 +132,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data_dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
+	if err := checkFile(path); err != nil {
+		return nil, damaged(dir, err)
+	}
+	db, err := openBolt(path)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: another process holds it (is this relay already running?)", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, damaged(dir, fmt.Errorf("open %s: %w", path, err))
 	}
 	s := &Store{
 		db:       db,
@@ -165,6 +164,30 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// openBolt opens path for writing; a panic in bbolt (a damaged file that
+// checkFile did not catch) becomes an error.
+func openBolt(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+}
+
+// damaged adds what to do to an error about a damaged store.
+func damaged(dir string, err error) error {
+	if !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	return fmt.Errorf("%w. The relay cannot use it: stop it, run `medrelay store check --data-dir %s` for details, "+
+		"and recover as the README says (\"Recovering a damaged store\")", err, dir)
 }
 
 func (s *Store) init() error {
