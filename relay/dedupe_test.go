@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -125,5 +126,35 @@ func TestRetransmissionWithinTheWindowIsDeduped(t *testing.T) {
 	}
 	if got := depth(); got != before+1 {
 		t.Errorf("client/rx holds %d, want %d: only the current id is stored", got, before+1)
+	}
+}
+
+// The relay forgets a client once its last link ends, so that the map of
+// inboxes does not grow with every id that ever connected; what is queued
+// for it stays and is delivered when it comes back.
+func TestInboxesOfGoneClientsAreForgotten(t *testing.T) {
+	r := startMainAt(t, &testClock{t: time.Now()})
+	for i := 0; i < 10; i++ {
+		c := dialTo(t, r, fmt.Sprintf("clinic-%d", i))
+		if _, err := c.Send(context.Background(), "main/away", "note", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r.mu.RLock()
+		n := len(r.inboxes)
+		r.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d inboxes kept after every client left", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := r.store.Depths()["client/away"]; got != 10 {
+		t.Errorf("client/away holds %d, want 10", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
@@ -14,14 +15,15 @@ import (
 
 // connFlags are the flags of every command that talks to a relay.
 type connFlags struct {
-	transport, caFile, token string
+	transport, caFile, token, tokenFile string
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
 	cf := &connFlags{}
 	fs.StringVar(&cf.transport, "transport", "auto", "link transport: auto (what the relay prefers), http, tcp or quic")
 	fs.StringVar(&cf.caFile, "ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
-	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one (default: $MEDRELAY_TOKEN)")
+	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one; it shows in the process list, so prefer\n$MEDRELAY_TOKEN or --token-file (default: $MEDRELAY_TOKEN)")
+	fs.StringVar(&cf.tokenFile, "token-file", "", "read the token from this file (its first line), instead of --token")
 	return cf
 }
 
@@ -29,6 +31,19 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 func (cf *connFlags) check() error {
 	if !slices.Contains([]string{"auto", "http", "tcp", "quic"}, cf.transport) {
 		return fmt.Errorf("%w: --transport %q is invalid: use auto, http, tcp or quic", errUsage, cf.transport)
+	}
+	if cf.tokenFile != "" {
+		if cf.token != "" {
+			return fmt.Errorf("%w: give --token or --token-file, not both", errUsage)
+		}
+		b, err := os.ReadFile(cf.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if cf.token = strings.TrimSpace(line); cf.token == "" {
+			return fmt.Errorf("--token-file %s: the first line is empty: put the token there", cf.tokenFile)
+		}
 	}
 	if cf.token == "" {
 		cf.token = os.Getenv("MEDRELAY_TOKEN")
