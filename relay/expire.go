@@ -17,6 +17,8 @@ const expiryInterval = time.Second
 // expireBatch bounds the envelopes expired in one commit.
 const expireBatch = 1000
 
+// expireLoop also probes a store whose last commit failed (probeStore).
+//
 // expireLoop moves envelopes whose expires_at has passed, in any queue, to
 // the dead letters with an EXPIRED receipt to their senders. The store's
 // expiry index finds them without reading the queues.
@@ -28,9 +30,22 @@ func (r *Relay) expireLoop() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+			r.probeStore()
 			for r.expireDue(time.Now()) == expireBatch && r.ctx.Err() == nil {
 			}
 		}
+	}
+}
+
+// probeStore tries a small commit while the store's last commit failed,
+// so that /readyz and /metrics see a store that writes again even when no
+// traffic comes to show it.
+func (r *Relay) probeStore() {
+	if r.store.Stats().CommitError == "" {
+		return
+	}
+	if err := r.store.Probe(); err == nil {
+		r.log.Info("the store writes again")
 	}
 }
 

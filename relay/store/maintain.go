@@ -59,3 +59,12 @@ func (s *Store) recordCommitError(err error) {
 		s.commits.CommitError = err.Error()
 	}
 }
+
+// Probe commits a small write (the time, in the meta bucket), to learn
+// whether a store whose last commit failed writes again: a commit with no
+// change would write no page, and could pass on a full disk.
+func (s *Store) Probe() error {
+	return s.Update(func(t *Tx) error {
+		return t.tx.Bucket(bucketMeta).Put(keyProbe, u64(uint64(t.now.UnixNano())))
+	})
+}

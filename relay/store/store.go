@@ -41,6 +41,7 @@ var (
 	keyJournal   = []byte("journal-applied") // last intake journal record applied
 	keySeenAt    = []byte("seen-at-indexed") // seen ids are indexed by receipt time
 	keyExpiry    = []byte("expiry-indexed")  // queued entries are indexed by expiry
+	keyProbe     = []byte("probe")           // written by Probe
 )
 
 // ErrClosed is returned by Submit after Close.

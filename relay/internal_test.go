@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	client "github.com/medrelay/medrelay/client-sdk"
 	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay/config"
+	"github.com/medrelay/medrelay/relay/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -156,5 +160,51 @@ func TestInboxesOfGoneClientsAreForgotten(t *testing.T) {
 	}
 	if got := r.store.Depths()["client/away"]; got != 10 {
 		t.Errorf("client/away holds %d, want 10", got)
+	}
+}
+
+// A store whose commit failed makes /readyz answer 503 with the reason,
+// and ready again once the store writes, with no traffic to show it.
+func TestReadinessFollowsTheStore(t *testing.T) {
+	var full atomic.Bool
+	cfg := &config.Config{
+		ID: "main", Role: config.RoleMain, DataDir: t.TempDir(),
+		Listen: config.Listen{HTTP: "127.0.0.1:0", Prefer: "tcp"},
+		Limits: config.Limits{MaxFrameBytes: config.DefaultMaxFrameBytes, MaxBodyBytes: config.DefaultMaxBodyBytes, MaxTTL: config.DefaultMaxTTL},
+	}
+	r, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), StoreFault: func() error {
+		if full.Load() {
+			return errors.New("no space left on device (test)")
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Close()
+	ready := func() (int, string) {
+		resp, err := http.Get(r.URL() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	full.Store(true)
+	if err := r.store.Update(func(*store.Tx) error { return nil }); err == nil {
+		t.Fatal("commit succeeded with the fault set")
+	}
+	if code, body := ready(); code != http.StatusServiceUnavailable || !strings.Contains(body, "no space left") {
+		t.Fatalf("/readyz = %d %q, want 503 naming the store's error", code, body)
+	}
+	full.Store(false)
+	deadline := time.Now().Add(15 * time.Second)
+	for code, body := ready(); code != http.StatusOK; code, body = ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d %q after the store recovered", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
