@@ -50,7 +50,7 @@ func (r *Relay) probeStore() {
 }
 
 // expireDue expires up to expireBatch envelopes due before now and
-// returns how many it found.
+// returns how many it expired.
 func (r *Relay) expireDue(now time.Time) int {
 	due, err := r.store.Expired(now, expireBatch)
 	if err != nil {
@@ -60,10 +60,12 @@ func (r *Relay) expireDue(now time.Time) int {
 	if len(due) == 0 {
 		return 0
 	}
+	n := 0
 	err = r.store.Update(func(tx *store.Tx) error {
+		n = 0
 		for _, e := range due {
-			// A pump may have had it acknowledged meanwhile.
-			if !tx.Queued(e.Queue, e.Seq) {
+			// A pump may have it on its way, or had it acknowledged.
+			if r.inFlight.has(Queue(e.Queue), e.Seq) || !tx.Queued(e.Queue, e.Seq) {
 				continue
 			}
 			env, err := envelope.Decode(e.Raw)
@@ -76,6 +78,7 @@ func (r *Relay) expireDue(now time.Time) int {
 			if err := tx.Remove(e.Queue, []uint64{e.Seq}); err != nil {
 				return err
 			}
+			n++
 		}
 		return nil
 	})
@@ -83,5 +86,5 @@ func (r *Relay) expireDue(now time.Time) int {
 		r.log.Error("expire envelopes", "err", err)
 		return 0
 	}
-	return len(due)
+	return n
 }

@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	client "github.com/medrelay/medrelay/client-sdk"
+	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/link"
 	"github.com/medrelay/medrelay/relay/config"
 	"github.com/medrelay/medrelay/relay/store"
@@ -206,5 +209,40 @@ func TestReadinessFollowsTheStore(t *testing.T) {
 			t.Fatalf("/readyz still %d %q after the store recovered", code, body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The expiry loop leaves an envelope a pump has on its way alone (it
+// must not be reported EXPIRED and delivered both), and expires it once
+// the pump settles it without an acknowledgement.
+func TestExpiryLeavesEnvelopesInFlight(t *testing.T) {
+	r := startMainAt(t, &testClock{t: time.Now()})
+	raw, err := proto.Marshal(&pb.Envelope{
+		Id: envelope.NewID(), Command: "c", Kind: pb.Kind_KIND_COMMAND,
+		From: &pb.Address{Relay: "main", Client: "a"}, To: &pb.Address{Relay: "main", Client: "b"},
+		ExpiresAt: timestamppb.New(time.Now().Add(-time.Second)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// In flight from the start: the relay's own expiry loop runs too.
+	const seq = 1 // the first entry of a new queue
+	r.inFlight.add("client/b", seq, seq)
+	if err := r.store.Update(func(tx *store.Tx) error {
+		got, err := tx.Enqueue("client/b", raw)
+		if err == nil && got != seq {
+			err = fmt.Errorf("enqueued as %d, want %d", got, seq)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.expireDue(time.Now()); n != 0 || r.store.Depths()["client/b"] != 1 {
+		t.Fatalf("expired %d envelopes in flight", n)
+	}
+	r.inFlight.remove("client/b", seq, seq)
+	r.expireDue(time.Now()) // or the relay's own loop does it
+	if d, n := r.store.Depths()["client/b"], r.store.DeadLetterCount(); d != 0 || n != 1 {
+		t.Fatalf("after the pump settled it: depth %d, %d dead letters; want 0 and 1", d, n)
 	}
 }

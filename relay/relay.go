@@ -68,6 +68,7 @@ type Relay struct {
 	ancestry []string // the parent and its ancestors
 	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
+	inFlight inFlight     // entries pumps have sent, unsettled
 }
 
 // Options are what a relay needs besides its config file.
