@@ -194,4 +194,3 @@ func (l *listener) expect(uid, typ, state string) map[string]any {
 	}
 	return ev
 }
-

@@ -89,7 +89,9 @@ func (s *Service) Sweep(now time.Time) error {
 		var aes []string
 		t.Bucket(bEvents).ForEachBucket(func(k []byte) error { aes = append(aes, string(k)); return nil })
 		for _, ae := range aes {
-			n, err := t.removeEvents(ae, t.Bucket(bEvents).Bucket([]byte(ae)), func(_ []byte, e *event) bool { return e.Time.Before(cutoff) })
+			n, err := t.removeEvents(ae, t.Bucket(bEvents).Bucket([]byte(ae)), func(_ []byte, e *event) bool {
+				return e.Time.Before(cutoff) && !t.locked(e, ae)
+			})
 			if err != nil {
 				return err
 			}
@@ -137,6 +139,18 @@ func (s *Service) Sweep(now time.Time) error {
 		}
 		return nil
 	})
+}
+
+// locked reports whether e is a final state report for a subscriber
+// holding a deletion lock: it is kept past the retention until delivered
+// (and everything after it with it, to keep the order).
+func (t *txn) locked(e *event, ae string) bool {
+	if !e.Final {
+		return false
+	}
+	var sub wsub
+	ok, _ := getJSON(t.Bucket(bWsubs), wsubKey(e.UID, ae), &sub)
+	return ok && sub.Lock
 }
 
 // takeDropped returns and resets the number of ae's events dropped after
