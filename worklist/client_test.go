@@ -23,14 +23,14 @@ import (
 
 // server is one worklist behind a real HTTP server on a loopback port.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	svc  *worklist.Service
 	hs   *httptest.Server
 	base string // http://127.0.0.1:PORT/dicom-web
 }
 
-func startServer(t *testing.T) *server {
+func startServer(t testing.TB) *server {
 	t.Helper()
 	s := &server{t: t, path: filepath.Join(t.TempDir(), "worklist.db")}
 	s.start()
@@ -142,7 +142,7 @@ const performed = `{"00741216":{"vr":"SQ","Value":[{"00404050":{"vr":"DT","Value
 
 // listener is a subscriber's notification channel.
 type listener struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 }
 

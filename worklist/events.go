@@ -7,72 +7,75 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// Queued is one event waiting for a subscriber: its number and its DICOM
-// JSON message.
+// Queued is one event waiting for a subscriber: its place in the log,
+// its number in the subscriber's own sequence, and its DICOM JSON message.
 type Queued struct {
 	Seq uint64
+	Num uint64
 	Msg json.RawMessage
 }
 
-// Pending returns up to max events queued for ae after number after, in
-// order.
+// Pending returns up to max events owed to ae after log position after,
+// in order.
 func (s *Service) Pending(ae string, after uint64, max int) ([]Queued, error) {
 	var out []Queued
 	err := s.view(func(t *txn) error {
-		b := t.Bucket(bEvents).Bucket([]byte(ae))
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
-			var e event
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode event %s/%d: %w", ae, binary.BigEndian.Uint64(k), err)
+		prefix := []byte(ae + "\x00")
+		events := t.Bucket(bEvents)
+		c := t.Bucket(bInbox).Cursor()
+		for k, v := c.Seek(inboxKey(ae, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, v = c.Next() {
+			var o owed
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("decode inbox %q: %w", k, err)
 			}
-			out = append(out, Queued{Seq: binary.BigEndian.Uint64(k), Msg: e.Msg})
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
+			msg := events.Get(seqKey(seq))
+			if msg == nil {
+				return fmt.Errorf("event %d owed to %s is missing from the log", seq, ae)
+			}
+			out = append(out, Queued{Seq: seq, Num: o.Num, Msg: append(json.RawMessage(nil), msg...)})
 		}
 		return nil
 	})
 	return out, err
 }
 
-// Ack removes ae's events up to number upto: they were delivered. A
-// delivered final state report ends ae's subscription to that workitem
-// and so releases its deletion lock.
+// Ack records that ae has received its events up to log position upto.
+// A delivered final state report ends ae's subscription to that workitem
+// and so releases its deletion lock. Events no subscriber is owed leave
+// the log.
 func (s *Service) Ack(ae string, upto uint64) error {
 	return s.update(func(t *txn) error {
-		b := t.Bucket(bEvents).Bucket([]byte(ae))
-		if b == nil {
-			return nil
+		_, err := t.removeOwed(ae, func(seq uint64, _ *owed) bool { return seq <= upto })
+		if err != nil {
+			return err
 		}
-		_, err := t.removeEvents(ae, b, func(k []byte, _ *event) bool { return bytes.Compare(k, seqKey(upto)) <= 0 })
-		return err
+		return t.trimLog()
 	})
 }
 
-// removeEvents deletes ae's events from the oldest while del selects
-// them and returns how many it deleted.
-func (t *txn) removeEvents(ae string, b *bolt.Bucket, del func(k []byte, e *event) bool) (int, error) {
+// removeOwed deletes ae's inbox entries, oldest first, while del selects
+// them; it returns how many it deleted.
+func (t *txn) removeOwed(ae string, del func(seq uint64, o *owed) bool) (int, error) {
+	prefix := []byte(ae + "\x00")
 	n := 0
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.First() {
-		var e event
-		if err := json.Unmarshal(v, &e); err != nil {
+	c := t.Bucket(bInbox).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Seek(prefix) {
+		var o owed
+		if err := json.Unmarshal(v, &o); err != nil {
 			return n, err
 		}
-		if !del(k, &e) {
+		if !del(binary.BigEndian.Uint64(k[len(prefix):]), &o) {
 			break
 		}
 		if err := c.Delete(); err != nil {
 			return n, err
 		}
 		n++
-		if e.Final {
-			if err := t.Bucket(bWsubs).Delete(wsubKey(e.UID, ae)); err != nil {
+		if o.Final {
+			if err := t.Bucket(bWsubs).Delete(wsubKey(o.UID, ae)); err != nil {
 				return n, err
 			}
 		}
@@ -80,76 +83,106 @@ func (t *txn) removeEvents(ae string, b *bolt.Bucket, del func(k []byte, e *even
 	return n, nil
 }
 
-// Sweep drops events older than the retention (counting them per
-// subscriber) and deletes final workitems older than the retention that
-// no subscriber holds a deletion lock on.
+// trimLog removes the events older than the oldest one still owed.
+func (t *txn) trimLog() error {
+	oldest := uint64(1<<64 - 1)
+	inbox := t.Bucket(bInbox).Cursor()
+	err := t.Bucket(bCounters).ForEach(func(ae, _ []byte) error {
+		prefix := append(append([]byte(nil), ae...), 0)
+		if k, _ := inbox.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+			oldest = min(oldest, binary.BigEndian.Uint64(k[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c := t.Bucket(bEvents).Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) < oldest; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sweep drops events older than the retention that their subscribers
+// have not received (counting them per subscriber) and deletes final
+// workitems older than the retention that no subscriber holds a deletion
+// lock on. A final state report owed to a deletion-lock holder is kept,
+// and what follows it for that subscriber with it.
 func (s *Service) Sweep(now time.Time) error {
 	cutoff := now.Add(-s.o.Retention)
 	return s.update(func(t *txn) error {
 		var aes []string
-		t.Bucket(bEvents).ForEachBucket(func(k []byte) error { aes = append(aes, string(k)); return nil })
+		t.Bucket(bCounters).ForEach(func(ae, _ []byte) error { aes = append(aes, string(ae)); return nil })
+		d := t.Bucket(bDropped)
 		for _, ae := range aes {
-			n, err := t.removeEvents(ae, t.Bucket(bEvents).Bucket([]byte(ae)), func(_ []byte, e *event) bool {
-				return e.Time.Before(cutoff) && !t.locked(e, ae)
-			})
+			n, err := t.removeOwed(ae, func(_ uint64, o *owed) bool { return o.Time.Before(cutoff) && !t.locked(o, ae) })
 			if err != nil {
 				return err
 			}
 			if n > 0 {
-				d := t.Bucket(bDropped)
 				old, _ := strconv.Atoi(string(d.Get([]byte(ae))))
 				if err := d.Put([]byte(ae), []byte(strconv.Itoa(old+n))); err != nil {
 					return err
 				}
-				s.log.Warn("worklist events dropped after retention", "aet", ae, "events", n)
 			}
 		}
-		var expired []string
-		err := t.Bucket(bWorkitems).ForEach(func(k, v []byte) error {
-			var w workitem
-			if err := json.Unmarshal(v, &w); err != nil {
-				return err
-			}
-			if !w.Final.IsZero() && w.Final.Before(cutoff) {
-				expired = append(expired, string(k))
-			}
-			return nil
-		})
-		if err != nil {
+		if err := t.trimLog(); err != nil {
 			return err
 		}
-		for _, uid := range expired {
-			subs, err := t.subscribers(uid)
-			if err != nil {
-				return err
-			}
-			locked := false
-			for _, sub := range subs {
-				locked = locked || sub.Lock
-			}
-			if locked {
-				continue
-			}
-			for ae := range subs {
-				t.Bucket(bWsubs).Delete(wsubKey(uid, ae))
-			}
-			if err := t.Bucket(bWorkitems).Delete([]byte(uid)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return t.expireWorkitems(cutoff)
 	})
 }
 
-// locked reports whether e is a final state report for a subscriber
-// holding a deletion lock: it is kept past the retention until delivered
-// (and everything after it with it, to keep the order).
-func (t *txn) locked(e *event, ae string) bool {
-	if !e.Final {
+func (t *txn) expireWorkitems(cutoff time.Time) error {
+	var expired []string
+	err := t.Bucket(bWorkitems).ForEach(func(k, v []byte) error {
+		var w workitem
+		if err := json.Unmarshal(v, &w); err != nil {
+			return err
+		}
+		if !w.Final.IsZero() && w.Final.Before(cutoff) {
+			expired = append(expired, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, uid := range expired {
+		subs, err := t.subscribers(uid)
+		if err != nil {
+			return err
+		}
+		locked := false
+		for _, sub := range subs {
+			locked = locked || sub.Lock
+		}
+		if locked {
+			continue
+		}
+		for ae := range subs {
+			if err := t.Bucket(bWsubs).Delete(wsubKey(uid, ae)); err != nil {
+				return err
+			}
+		}
+		if err := t.Bucket(bWorkitems).Delete([]byte(uid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locked reports whether o is a final state report for a subscriber
+// holding a deletion lock.
+func (t *txn) locked(o *owed, ae string) bool {
+	if !o.Final {
 		return false
 	}
 	var sub wsub
-	ok, _ := getJSON(t.Bucket(bWsubs), wsubKey(e.UID, ae), &sub)
+	ok, _ := getJSON(t.Bucket(bWsubs), wsubKey(o.UID, ae), &sub)
 	return ok && sub.Lock
 }
 

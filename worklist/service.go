@@ -14,6 +14,9 @@ import (
 // workitems are kept (worklist.retention).
 const DefaultRetention = 168 * time.Hour
 
+// batchDelay is how long a commit waits for concurrent changes to join it.
+const batchDelay = 2 * time.Millisecond
+
 // Options configure a Service.
 type Options struct {
 	// Path of the bbolt file (the gateway uses DATA_DIR/worklist.db).
@@ -53,8 +56,9 @@ func Open(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open worklist %s: %w", o.Path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bWorkitems, bGlobals, bWsubs, bEvents, bDropped} {
+		for _, b := range [][]byte{bWorkitems, bGlobals, bWsubs, bEvents, bInbox, bCounters, bDropped} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -97,18 +101,21 @@ func (s *Service) Close() error {
 	return s.db.Close()
 }
 
-// update runs f in one durable write transaction and wakes the
-// subscribers it queued events for once it has committed.
+// update runs f in a durable write transaction and wakes the subscribers
+// it queued events for once it has committed. Concurrent updates share
+// one commit (bbolt's Batch): f may run more than once, and only its last
+// run counts; a refusal from one caller never fails another.
 func (s *Service) update(f func(t *txn) error) error {
-	t := &txn{now: time.Now().UTC(), woken: map[string]bool{}}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		t.Tx = tx
+	var woken map[string]bool
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		t := &txn{Tx: tx, now: time.Now().UTC(), woken: map[string]bool{}}
+		woken = t.woken
 		return f(t)
 	})
 	if err != nil {
 		return err
 	}
-	for ae := range t.woken {
+	for ae := range woken {
 		s.signal(ae)
 	}
 	return nil

@@ -10,13 +10,19 @@ import (
 )
 
 // Buckets of the worklist file. Keys of wsubs are workitem UID, NUL, AE
-// title; events holds one nested bucket per subscriber AE whose keys are
-// the subscriber's event numbers (big-endian, from the bucket sequence).
+// title. events holds each event's DICOM JSON message once, keyed by a
+// global number (big-endian); inbox holds, under AE title, NUL, that
+// number, what one subscriber is still owed (its own event number and
+// what retention and deletion locks need). Fanning out to many
+// subscribers writes one message and small inbox entries that sit
+// together in a few pages.
 var (
 	bWorkitems = []byte("workitems")
 	bGlobals   = []byte("globals")
 	bWsubs     = []byte("wsubs")
 	bEvents    = []byte("events")
+	bInbox     = []byte("inbox")
+	bCounters  = []byte("counters")
 	bDropped   = []byte("dropped")
 )
 
@@ -46,13 +52,16 @@ type wsub struct {
 	Lock bool `json:"lock,omitempty"`
 }
 
-// event is a queued event report for one subscriber.
-type event struct {
-	Time  time.Time       `json:"t"`
-	UID   string          `json:"uid"`
-	Type  uint16          `json:"type"`
-	Final bool            `json:"final,omitempty"`
-	Msg   json.RawMessage `json:"msg"`
+// owed is an inbox entry: one event owed to one subscriber.
+type owed struct {
+	Num   uint64    `json:"n"` // in the subscriber's own sequence
+	Time  time.Time `json:"t"`
+	UID   string    `json:"u"`
+	Final bool      `json:"f,omitempty"` // a final state report
+}
+
+func inboxKey(ae string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(ae+"\x00"), seq)
 }
 
 // txn is one bbolt write transaction plus the subscribers it queued
@@ -125,15 +134,28 @@ func (t *txn) globals() (map[string]global, error) {
 	return out, err
 }
 
-// queue appends an event report for one subscriber under its next number.
+// queue records an event report for one subscriber.
 func (t *txn) queue(ae, uid string, typ uint16, final bool, attrs Dataset) error {
-	b, err := t.Bucket(bEvents).CreateBucketIfNotExists([]byte(ae))
+	return t.record([]string{ae}, uid, typ, final, attrs)
+}
+
+// emit records an event for every subscriber of the workitem.
+func (t *txn) emit(uid string, typ uint16, final bool, attrs Dataset) error {
+	subs, err := t.subscribers(uid)
 	if err != nil {
 		return err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
+	aes := make([]string, 0, len(subs))
+	for ae := range subs {
+		aes = append(aes, ae)
+	}
+	return t.record(aes, uid, typ, final, attrs)
+}
+
+// record appends one event to the log and to each recipient's inbox.
+func (t *txn) record(aes []string, uid string, typ uint16, final bool, attrs Dataset) error {
+	if len(aes) == 0 {
+		return nil
 	}
 	msg := attrs.Clone()
 	msg.SetStr(tagAffectedSOPInst, "UI", uid)
@@ -142,22 +164,34 @@ func (t *txn) queue(ae, uid string, typ uint16, final bool, attrs Dataset) error
 	if err != nil {
 		return err
 	}
-	t.woken[ae] = true
-	return putJSON(b, seqKey(seq), event{Time: t.now, UID: uid, Type: typ, Final: final, Msg: raw})
-}
-
-// emit queues an event for every subscriber of the workitem.
-func (t *txn) emit(uid string, typ uint16, final bool, attrs Dataset) error {
-	subs, err := t.subscribers(uid)
+	events := t.Bucket(bEvents)
+	seq, err := events.NextSequence()
 	if err != nil {
 		return err
 	}
-	for ae := range subs {
-		if err := t.queue(ae, uid, typ, final, attrs); err != nil {
+	if err := events.Put(seqKey(seq), raw); err != nil {
+		return err
+	}
+	counters, inbox := t.Bucket(bCounters), t.Bucket(bInbox)
+	for _, ae := range aes {
+		n := getUint(counters, ae) + 1
+		if err := counters.Put([]byte(ae), seqKey(n)); err != nil {
 			return err
 		}
+		if err := putJSON(inbox, inboxKey(ae, seq), owed{Num: n, Time: t.now, UID: uid, Final: final}); err != nil {
+			return err
+		}
+		t.woken[ae] = true
 	}
 	return nil
+}
+
+func getUint(b *bolt.Bucket, key string) uint64 {
+	v := b.Get([]byte(key))
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
 }
 
 func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

@@ -14,6 +14,9 @@ import (
 const (
 	sendBatch    = 256              // events read from the file per round
 	writeTimeout = 30 * time.Second // per message
+	// ackDelay: written events are removed from the queue in one commit
+	// once the channel has been idle this long (or sendBatch are written).
+	ackDelay = 50 * time.Millisecond
 )
 
 // channel is the notification channel (PS3.18 11.11): a WebSocket on
@@ -59,7 +62,17 @@ func (s *Service) serveChannel(ctx context.Context, c *websocket.Conn, ae string
 			return err
 		}
 	}
-	var last uint64
+	var last, acked uint64
+	ack := func() error {
+		if last == acked {
+			return nil
+		}
+		acked = last
+		return s.Ack(ae, last)
+	}
+	defer func() { ack() }()
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
 	for {
 		evs, err := s.Pending(ae, last, sendBatch)
 		if err != nil {
@@ -67,22 +80,28 @@ func (s *Service) serveChannel(ctx context.Context, c *websocket.Conn, ae string
 		}
 		for _, e := range evs {
 			if err := write(ctx, c, e.Msg); err != nil {
-				if last > 0 {
-					s.Ack(ae, last)
-				}
 				return err
 			}
 			last = e.Seq
 		}
-		if len(evs) > 0 {
-			if err := s.Ack(ae, last); err != nil {
+		if last-acked >= sendBatch {
+			if err := ack(); err != nil {
 				return err
 			}
+		}
+		if len(evs) > 0 {
 			continue
+		}
+		if last != acked {
+			idle.Reset(ackDelay)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-idle.C:
+			if err := ack(); err != nil {
+				return err
+			}
 		case <-wake:
 		}
 	}
