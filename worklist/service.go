@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,8 @@ type Service struct {
 	closed bool
 	wake   map[string]chan struct{}
 	conns  map[string]*conn // live notification channel per AE
+
+	relayWake chan struct{} // events for relay subscribers were queued
 }
 
 // Open opens (or creates) the worklist file.
@@ -69,7 +72,8 @@ func Open(o Options) (*Service, error) {
 		db.Close()
 		return nil, fmt.Errorf("init worklist %s: %w", o.Path, err)
 	}
-	s := &Service{db: db, o: o, log: o.Logger, wake: map[string]chan struct{}{}, conns: map[string]*conn{}}
+	s := &Service{db: db, o: o, log: o.Logger, wake: map[string]chan struct{}{}, conns: map[string]*conn{},
+		relayWake: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -137,6 +141,10 @@ func (s *Service) wakeChan(ae string) chan struct{} {
 }
 
 func (s *Service) signal(ae string) {
+	if strings.HasPrefix(ae, relayPrefix) {
+		s.relayWanted()
+		return
+	}
 	select {
 	case s.wakeChan(ae) <- struct{}{}:
 	default:

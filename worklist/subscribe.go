@@ -28,6 +28,12 @@ func (s *Service) Subscribe(uid, ae string, lock bool, filter *Query) error {
 	if !ValidAE(ae) {
 		return badRequest("AE title %q is invalid: 1 to 16 characters, no backslash", ae)
 	}
+	return s.addSubscription(uid, ae, lock, filter)
+}
+
+// addSubscription is Subscribe for any subscriber key (an AE title, or a relay
+// address behind relayPrefix).
+func (s *Service) addSubscription(uid, ae string, lock bool, filter *Query) error {
 	return s.update(func(t *txn) error {
 		if uid != GlobalSubscriber && uid != FilteredGlobal {
 			w, err := t.workitem(uid)
