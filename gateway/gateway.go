@@ -73,10 +73,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.conn = relayconn.New(relayconn.Options{Relay: cfg.Relay.URL, ID: cfg.ID, Transport: cfg.Relay.Transport,
 		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, StateDir: filepath.Join(cfg.DataDir, "uploads"),
 		Proxy: cfg.FileStore.Proxy, Logger: log.With("component", "relay"), Handlers: map[string]client.Handler{
-			manifest.Available: g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
-			manifest.Received:  g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
-			manifest.Request:   g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleRequest(ctx, e) }),
-			manifest.Send:      g.handle(g.handleSend),
+			manifest.Available:      g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
+			manifest.Received:       g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
+			manifest.Request:        g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleRequest(ctx, e) }),
+			manifest.Send:           g.handle(g.handleSend),
+			worklist.CmdSubscribe:   g.handle(g.handleUPS),
+			worklist.CmdUnsubscribe: g.handle(g.handleUPS),
 		}})
 	g.snd = send.New(send.Options{Store: g.db, Relay: g.conn, Logger: log, StableAfter: cfg.StableAfter,
 		Uploads: cfg.FileStore.Uploads, Retention: cfg.Retention, ManifestDir: filepath.Join(cfg.DataDir, "manifests")})
@@ -127,6 +129,21 @@ func (g *Gateway) openWorklist(apiHandler http.Handler) (http.Handler, error) {
 	return mux, nil
 }
 
+// handleUPS takes an application's ups.subscribe or ups.unsubscribe.
+func (g *Gateway) handleUPS(_ context.Context, e *pb.Envelope) error {
+	if g.wl == nil {
+		return fmt.Errorf("%s: this gateway hosts no worklist (worklist.enabled is false)", e.GetCommand())
+	}
+	return g.wl.HandleEnvelope(e.GetCommand(), e.GetFrom().GetRelay()+"/"+e.GetFrom().GetClient(), e.GetArgs())
+}
+
+// upsSender sends the worklist's ups.event envelopes.
+type upsSender struct{ conn *relayconn.Conn }
+
+func (u upsSender) SendEvent(ctx context.Context, to string, args map[string]string, body []byte) error {
+	return u.conn.Send(ctx, relayconn.Message{ID: relayconn.NewID(), To: to, Command: worklist.CmdEvent, Args: args, Body: body})
+}
+
 // DICOMAddr and HTTPAddr are the bound addresses.
 func (g *Gateway) DICOMAddr() string { return g.dicomLn.Addr().String() }
 
@@ -164,6 +181,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	run(func() { g.pl.Run(ctx) })
 	if g.wl != nil {
 		run(func() { g.wl.Run(ctx) })
+		run(func() { g.wl.RunRelay(ctx, upsSender{g.conn}) })
 	}
 	run(func() {
 		if err := g.dicomSrv.Serve(g.dicomLn); err != nil && !errors.Is(err, dimse.ErrServerClosed) {

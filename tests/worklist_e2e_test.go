@@ -105,3 +105,41 @@ func TestWorklistSurvivesKill(t *testing.T) {
 		t.Fatalf("after the creations: got %s %s, want the claim of 1.2.99.1", uid, state)
 	}
 }
+
+// TestWorklistAcrossRelays: an application under county-a subscribes to
+// the worklist of a gateway under county-b with a ups.subscribe envelope
+// and receives the workitem's events as ups.event envelopes.
+func TestWorklistAcrossRelays(t *testing.T) {
+	dir := t.TempDir()
+	main := newRelay(t, dir, "main", nil, "")
+	countyA := newRelay(t, dir, "county-a", main, "")
+	countyB := newRelay(t, dir, "county-b", main, "")
+	waitFor(t, "main routes to both counties", func() bool { return routedRelays(main) == 2 })
+	gw := newGateway(t, dir, gwConfig{name: "gw-w", id: "gw-w", relayURL: countyB.URL, aet: "GW_W",
+		body: "worklist: {enabled: true}\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := ctl(t, ctx, "send", "--relay", countyA.URL, "--id", "app1", "--to", "county-b/gw-w",
+		"--command", "ups.subscribe", "--arg", "workitem=1.2.840.10008.5.1.4.34.5.1", "--arg", "filter=WorklistLabel=county-b"); err != nil {
+		t.Fatal(err)
+	}
+	for i, label := range []string{"county-c", "county-b"} {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/dicom-web/workitems?1.2.98.%d", gw.URL, i), strings.NewReader(
+			`{"00741000":{"vr":"CS","Value":["SCHEDULED"]},"00741202":{"vr":"LO","Value":["`+label+`"]}}`))
+		req.Header.Set("Content-Type", "application/dicom+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	out, err := ctl(t, ctx, "listen", "--relay", countyA.URL, "--id", "app1", "--count", "1", "--timeout", "60s", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"ups.event"`, `"workitem":"1.2.98.1"`, `"event_type":"1"`, `"number":"1"`} {
+		if !strings.Contains(strings.ReplaceAll(out, " ", ""), want) {
+			t.Errorf("ups.event envelope lacks %s:\n%s", want, out)
+		}
+	}
+}
