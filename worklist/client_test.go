@@ -182,6 +182,28 @@ func (l *listener) next() map[string]any {
 
 func (l *listener) close() { l.c.Close(websocket.StatusNormalClosure, "") }
 
+// closeDelivered answers the server's pings until it has removed every
+// event queued for ae (they count as delivered), then closes.
+func (l *listener) closeDelivered(s *server, ae string) {
+	l.t.Helper()
+	l.c.CloseRead(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		q, err := s.svc.Pending(ae, 0, 1)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		if len(q) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("events for %s still queued after 10s", ae)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.close()
+}
+
 // expect reads the next event and checks its workitem, type and state.
 func (l *listener) expect(uid, typ, state string) map[string]any {
 	l.t.Helper()

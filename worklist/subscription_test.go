@@ -122,7 +122,7 @@ func TestSubscriberAwayGetsEverythingInOrder(t *testing.T) {
 	l := s.listen("EXPERT5")
 	s.must(http.StatusCreated, "POST", "/workitems?1.2.50.0", workitemJSON("a"))
 	l.expect("1.2.50.0", "1", "SCHEDULED")
-	l.close()
+	l.closeDelivered(s, "EXPERT5")
 	for i := 1; i <= 100; i++ {
 		s.must(http.StatusCreated, "POST", fmt.Sprintf("/workitems?1.2.50.%d", i), workitemJSON("a"))
 		if i == 50 {
@@ -164,7 +164,7 @@ func TestRetentionAndDeletionLock(t *testing.T) {
 	l := s.listen("LOCKER")
 	l.next() // the drop notice for its two older events
 	l.expect("1.2.60", "1", "CANCELED")
-	l.close()
+	l.closeDelivered(s, "LOCKER")
 	// Delivered: the lock is released and the workitem goes at the next sweep.
 	waitFor(t, func() bool {
 		s.svc.Sweep(time.Now().Add(200 * time.Hour))

@@ -21,10 +21,11 @@ const (
 
 // channel is the notification channel (PS3.18 11.11): a WebSocket on
 // which every event report queued for the AE is sent as one text message
-// of DICOM JSON, oldest first. Events are removed once written, so a
-// subscriber that reconnects receives what it missed before new events;
-// one written just before a connection broke may come twice (at least
-// once, in order). A newer connection for the same AE replaces an older.
+// of DICOM JSON, oldest first. Events are removed once the subscriber
+// has answered a ping sent after them, so a subscriber that reconnects
+// receives what it missed before new events; one written just before a
+// connection broke may come twice (at least once, in order). A newer
+// connection for the same AE replaces an older.
 func (s *Service) channel(w http.ResponseWriter, r *http.Request) {
 	ae := r.PathValue("aet")
 	if !ValidAE(ae) {
@@ -63,9 +64,16 @@ func (s *Service) serveChannel(ctx context.Context, c *websocket.Conn, ae string
 		}
 	}
 	var last, acked uint64
+	// ack removes what was written once a ping's pong proves the
+	// subscriber has read it (a write alone may sit in a dead socket).
 	ack := func() error {
 		if last == acked {
 			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		defer cancel()
+		if err := c.Ping(pctx); err != nil {
+			return err
 		}
 		acked = last
 		return s.Ack(ae, last)
