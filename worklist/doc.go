@@ -13,12 +13,14 @@
 //     existing workitem and for each one created later; a filtered global
 //     one only for workitems that match its keys, at creation and when an
 //     update makes them match.
-//   - Events are numbered per subscriber and kept until written to the
-//     subscriber's WebSocket, so a subscriber that was away receives what
-//     it missed, in order, before new events. Undelivered events older
+//   - Events are numbered per subscriber and kept until the subscriber
+//     has them (a WebSocket pong after them, or the relay's acknowledgement
+//     of the envelope), so a subscriber that was away receives what it
+//     missed, in order, before new events. Undelivered events older
 //     than the retention are dropped and counted; the subscriber is told
 //     how many on its next connection.
 //
-// It does not (yet) speak DIMSE (N-* services) or carry events through the
-// relay tree; see docs/worklist.md.
+// Applications elsewhere in the relay tree subscribe with ups.subscribe
+// envelopes and receive ups.event envelopes (relay.go). It does not (yet)
+// speak DIMSE (N-* services); see docs/worklist.md.
 package worklist
