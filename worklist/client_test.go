@@ -56,6 +56,7 @@ func (s *server) stop() {
 	s.hs.Close()
 	s.svc.Close()
 	s.svc = nil
+	http.DefaultClient.CloseIdleConnections()
 }
 
 type reply struct {

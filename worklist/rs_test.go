@@ -125,8 +125,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 	// Wrong media type.
 	req, _ := http.NewRequest("POST", s.base+"/workitems?1.2.6", strings.NewReader(workitemJSON("x")))
 	req.Header.Set("Content-Type", "text/plain")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain body: got %v %v, want 415", resp.StatusCode, err)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain body: got %d, want 415", resp.StatusCode)
 	}
 	s.must(http.StatusNotFound, "GET", "/workitems/1.2.6", "")
 	if after := string(s.must(http.StatusOK, "GET", "/workitems/1.2.5", "").body); after != before {
