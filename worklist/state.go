@@ -126,7 +126,7 @@ func (s *Service) RequestCancel(uid string, info Dataset) (*Warning, error) {
 		case Completed:
 			return refuse(StatusAlreadyCompletedFail, http.StatusConflict, "workitem %s is already COMPLETED", uid)
 		case InProgress:
-			return t.emit(uid, EventCancelRequested, false, pick(info, tagReasonForCancel, tagRequestingAE, "0074100A", "00741008"))
+			return t.emit(uid, EventCancelRequested, false, pick(info, tagReasonForCancel, tagRequestingAE, "0074100A", "0074100C", "0074100E"))
 		}
 		w.DS = w.DS.Clone()
 		w.DS.SetStr(tagProcedureStepState, "CS", Canceled)

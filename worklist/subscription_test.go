@@ -107,6 +107,13 @@ func TestFilteredGlobalSubscription(t *testing.T) {
 	s.must(http.StatusCreated, "POST", "/workitems?1.2.40", workitemJSON("county-c"))
 	s.must(http.StatusCreated, "POST", "/workitems?1.2.41", workitemJSON("county-b"))
 	l.expect("1.2.41", "1", "SCHEDULED") // 1.2.40 does not match: nothing before
+	// Created with a performer: the State Report, then UPS Assigned.
+	s.must(http.StatusCreated, "POST", "/workitems?1.2.42", strings.Replace(workitemJSON("county-b"), "{",
+		`{"00404034":{"vr":"SQ","Value":[{"00404009":{"vr":"SQ","Value":[{"00080100":{"vr":"SH","Value":["RAD7"]}}]}}]},`, 1))
+	l.expect("1.2.42", "1", "SCHEDULED")
+	if ev := l.expect("1.2.42", "5", ""); ev["00404034"] == nil {
+		t.Errorf("UPS Assigned lacks the performers: %v", ev)
+	}
 	// An update that makes 1.2.40 match starts its events.
 	s.must(http.StatusOK, "POST", "/workitems/1.2.40", `{"00741202":{"vr":"LO","Value":["county-b"]}}`)
 	l.expect("1.2.40", "1", "SCHEDULED")

@@ -22,7 +22,7 @@ const (
 	tagSOPInstanceUID     = "00080018"
 	tagTransactionUID     = "00081195"
 	tagSPSStartDateTime   = "00404005"
-	tagHumanPerformers    = "00404009"
+	tagHumanPerformers    = "00404034"
 	tagStationNameCodes   = "00404025"
 	tagInputReadiness     = "00404041"
 	tagPPSStartDateTime   = "00404050"
@@ -51,7 +51,7 @@ var keywords = map[string]string{
 	"WorklistLabel": "00741202", "ProcedureStepLabel": "00741204", "ScheduledWorkitemCodeSequence": "00404018",
 	"ScheduledStationClassCodeSequence": "00404026", "ScheduledStationGeographicLocationCodeSequence": "00404027",
 	"CodeValue": "00080100", "CodingSchemeDesignator": "00080102", "CodeMeaning": "00080104",
-	"HumanPerformerCodeSequence": "00404026", "ProcedureStepProgressInformationSequence": tagProgressInfo,
+	"HumanPerformerCodeSequence": "00404009", "HumanPerformerOrganization": "00404036", "ProcedureStepProgressInformationSequence": tagProgressInfo,
 	"ScheduledProcedureStepModificationDateTime": "00404010", "IssuerOfPatientID": "00100021",
 }
 

@@ -91,7 +91,13 @@ func (s *Service) Create(uid string, ds Dataset) (string, error) {
 				}
 			}
 		}
-		return t.emit(uid, EventStateReport, false, stateReport(ds))
+		if err := t.emit(uid, EventStateReport, false, stateReport(ds)); err != nil {
+			return err
+		}
+		if assigned := pick(ds, tagHumanPerformers, tagStationNameCodes); len(assigned) > 0 {
+			return t.emit(uid, EventAssigned, false, assigned)
+		}
+		return nil
 	})
 	if err != nil {
 		return "", err
