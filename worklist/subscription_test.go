@@ -189,3 +189,20 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Events written to a connection that dies before the subscriber read
+// them are sent again on the next connection.
+func TestUnreadEventsAreSentAgain(t *testing.T) {
+	s := startServer(t)
+	s.must(http.StatusCreated, "POST", global+"EXPERT6", "")
+	for i := range 3 {
+		s.must(http.StatusCreated, "POST", fmt.Sprintf("/workitems?1.2.70.%d", i), workitemJSON("a"))
+	}
+	l := s.listen("EXPERT6")
+	l.expect("1.2.70.0", "1", "SCHEDULED")
+	l.c.CloseNow() // gone without reading the rest or answering a ping
+	l = s.listen("EXPERT6")
+	for i := range 3 {
+		l.expect(fmt.Sprintf("1.2.70.%d", i), "1", "SCHEDULED")
+	}
+}
