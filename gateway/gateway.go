@@ -73,10 +73,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	g.conn = relayconn.New(relayconn.Options{Relay: cfg.Relay.URL, ID: cfg.ID, Transport: cfg.Relay.Transport,
 		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, StateDir: filepath.Join(cfg.DataDir, "uploads"),
 		Proxy: cfg.FileStore.Proxy, Logger: log.With("component", "relay"), Handlers: map[string]client.Handler{
-			manifest.Available:      g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
-			manifest.Received:       g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
-			manifest.Request:        g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleRequest(ctx, e) }),
-			manifest.Send:           g.handle(g.handleSend),
+			manifest.Available: g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
+			manifest.Received:  g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
+			manifest.Request:   g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleRequest(ctx, e) }),
+			manifest.Send:      g.handle(g.handleSend),
+
+			// the worklist's subscribers across the relay tree
 			worklist.CmdSubscribe:   g.handle(g.handleUPS),
 			worklist.CmdUnsubscribe: g.handle(g.handleUPS),
 		}})
