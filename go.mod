@@ -3,6 +3,7 @@ module github.com/medrelay/medrelay
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/google/uuid v1.6.0
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/quic-go/quic-go v0.65.0

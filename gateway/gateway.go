@@ -37,6 +37,7 @@ import (
 	"github.com/medrelay/medrelay/gateway/relayconn"
 	"github.com/medrelay/medrelay/gateway/send"
 	"github.com/medrelay/medrelay/gateway/store"
+	"github.com/medrelay/medrelay/worklist"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -52,6 +53,7 @@ type Gateway struct {
 	snd  *send.Sender
 	dlv  *deliver.Deliverer
 	pl   *pull.Puller
+	wl   *worklist.Service // nil unless worklist.enabled
 
 	dicomLn, httpLn net.Listener
 	dicomSrv        *dimse.Server
@@ -75,6 +77,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			manifest.Received:  g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
 			manifest.Request:   g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleRequest(ctx, e) }),
 			manifest.Send:      g.handle(g.handleSend),
+
+			// the worklist's subscribers across the relay tree
+			worklist.CmdSubscribe:   g.handle(g.handleUPS),
+			worklist.CmdUnsubscribe: g.handle(g.handleUPS),
 		}})
 	g.snd = send.New(send.Options{Store: g.db, Relay: g.conn, Logger: log, StableAfter: cfg.StableAfter,
 		Uploads: cfg.FileStore.Uploads, Retention: cfg.Retention, ManifestDir: filepath.Join(cfg.DataDir, "manifests")})
@@ -97,9 +103,47 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.db.Close()
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP, err)
 	}
-	g.httpSrv = &http.Server{Handler: api.Handler(api.Options{Store: g.db, Backend: g, Token: cfg.Relay.Token}),
-		ReadHeaderTimeout: 10 * time.Second}
+	handler := api.Handler(api.Options{Store: g.db, Backend: g, Token: cfg.Relay.Token})
+	if cfg.Worklist.Enabled {
+		if handler, err = g.openWorklist(handler); err != nil {
+			g.httpLn.Close()
+			g.dicomLn.Close()
+			g.db.Close()
+			return nil, err
+		}
+	}
+	g.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	return g, nil
+}
+
+// openWorklist opens the worklist (DATA_DIR/worklist.db) and serves it
+// under /dicom-web beside the API.
+func (g *Gateway) openWorklist(apiHandler http.Handler) (http.Handler, error) {
+	wl, err := worklist.Open(worklist.Options{Path: filepath.Join(g.cfg.DataDir, "worklist.db"),
+		Retention: g.cfg.Worklist.Retention, Logger: g.log.With("component", "worklist")})
+	if err != nil {
+		return nil, err
+	}
+	g.wl = wl
+	mux := http.NewServeMux()
+	mux.Handle("/dicom-web/", api.RequireToken(g.cfg.Relay.Token, wl.Handler("/dicom-web")))
+	mux.Handle("/", apiHandler)
+	return mux, nil
+}
+
+// handleUPS takes an application's ups.subscribe or ups.unsubscribe.
+func (g *Gateway) handleUPS(_ context.Context, e *pb.Envelope) error {
+	if g.wl == nil {
+		return fmt.Errorf("%s: this gateway hosts no worklist (worklist.enabled is false)", e.GetCommand())
+	}
+	return g.wl.HandleEnvelope(e.GetCommand(), e.GetFrom().GetRelay()+"/"+e.GetFrom().GetClient(), e.GetArgs())
+}
+
+// upsSender sends the worklist's ups.event envelopes.
+type upsSender struct{ conn *relayconn.Conn }
+
+func (u upsSender) SendEvent(ctx context.Context, to string, args map[string]string, body []byte) error {
+	return u.conn.Send(ctx, relayconn.Message{ID: relayconn.NewID(), To: to, Command: worklist.CmdEvent, Args: args, Body: body})
 }
 
 // DICOMAddr and HTTPAddr are the bound addresses.
@@ -137,6 +181,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	run(func() { g.snd.Run(ctx) })
 	run(func() { g.dlv.Run(ctx) })
 	run(func() { g.pl.Run(ctx) })
+	if g.wl != nil {
+		run(func() { g.wl.Run(ctx) })
+		run(func() { g.wl.RunRelay(ctx, upsSender{g.conn}) })
+	}
 	run(func() {
 		if err := g.dicomSrv.Serve(g.dicomLn); err != nil && !errors.Is(err, dimse.ErrServerClosed) {
 			errc <- fmt.Errorf("dicom listener: %w", err)
@@ -159,6 +207,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.httpSrv.Shutdown(sctx)
 	cancel()
 	wg.Wait()
+	if g.wl != nil {
+		g.wl.Close() // also ends the notification channels Shutdown does not track
+	}
 	g.recv.Close()
 	g.db.Close()
 	g.log.Info("gateway stopped")

@@ -55,8 +55,11 @@ func Handler(o Options) http.Handler {
 	return mux
 }
 
-func (o Options) auth(h http.Handler) http.Handler {
-	if o.Token == "" {
+func (o Options) auth(h http.Handler) http.Handler { return RequireToken(o.Token, h) }
+
+// RequireToken wraps h so that it needs the token (none when token is "").
+func RequireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +67,7 @@ func (o Options) auth(h http.Handler) http.Handler {
 		if !ok {
 			_, got, _ = r.BasicAuth()
 		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(o.Token)) != 1 {
+		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			writeError(w, http.StatusUnauthorized, "this gateway requires its relay token: Authorization: Bearer TOKEN")
 			return
 		}

@@ -55,7 +55,21 @@ type Config struct {
 	// Retention is how long staged copies are kept after the receipt
 	// (default 0: removed at once).
 	Retention time.Duration `yaml:"retention"`
+	// Worklist hosts the consultation worklist (UPS-RS under /dicom-web on
+	// the http address); off unless enabled.
+	Worklist Worklist `yaml:"worklist"`
 }
+
+// Worklist configures the DICOM UPS worklist (docs/worklist.md).
+type Worklist struct {
+	Enabled bool `yaml:"enabled"`
+	// Retention bounds how long undelivered events and finished
+	// workitems are kept (default 168h).
+	Retention time.Duration `yaml:"retention"`
+}
+
+// DefaultWorklistRetention is worklist.retention when left out.
+const DefaultWorklistRetention = 168 * time.Hour
 
 // Relay is how the gateway reaches its relay, as medrelayctl does.
 type Relay struct {
@@ -262,6 +276,9 @@ func (c *Config) Defaults() {
 	}
 	if c.FileStore.Uploads == 0 {
 		c.FileStore.Uploads = DefaultUploads
+	}
+	if c.Worklist.Retention == 0 {
+		c.Worklist.Retention = DefaultWorklistRetention
 	}
 }
 

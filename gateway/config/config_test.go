@@ -83,3 +83,27 @@ func TestErrorsNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+func TestWorklistKey(t *testing.T) {
+	c, err := Parse([]byte(valid + "worklist: {enabled: true, retention: 72h}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Worklist.Enabled || c.Worklist.Retention != 72*time.Hour {
+		t.Errorf("worklist: got %+v, want enabled with 72h", c.Worklist)
+	}
+	c, _ = Parse([]byte(valid + "worklist: {enabled: true}\n"))
+	if c.Worklist.Retention != DefaultWorklistRetention {
+		t.Errorf("default retention: got %s, want %s", c.Worklist.Retention, DefaultWorklistRetention)
+	}
+	for in, want := range map[string]string{
+		"worklist: {enabled: true, retention: -1h}\n":     "worklist.retention",
+		"worklist: {enabled: true, retension: 1h}\n":      `unknown key "retension"`,
+		"worklist:\n  enabled: true\n  retention: soon\n": `retention: "soon" is not a duration`,
+	} {
+		_, err := Parse([]byte(valid + in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want an error naming %s", in, err, want)
+		}
+	}
+}

@@ -83,6 +83,9 @@ func (c *Config) Validate() error {
 	if c.StableAfter < 0 || c.Retention < 0 || c.Deliver.MaxBackoff < 0 || c.Deliver.RequestTimeout < 0 {
 		bad("stable_after, retention, deliver.max_backoff and deliver.request_timeout must not be negative")
 	}
+	if c.Worklist.Retention < 0 {
+		bad("worklist.retention: %s is negative; want a duration like 168h", c.Worklist.Retention)
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
