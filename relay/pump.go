@@ -85,6 +85,7 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 			r.inFlight.remove(queue, lo, hi)
 			return
 		}
+		r.links.forQueue(queue).out(raws)
 	}
 }
 

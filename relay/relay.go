@@ -70,6 +70,10 @@ type Relay struct {
 	files    *fileService // see files.go
 	limiter  *connLimiter // see connlimit.go
 	inFlight inFlight     // entries pumps have sent, unsettled
+	links    linkStats    // envelopes and bytes per link, for /metrics
+
+	metricsOnce sync.Once
+	metrics     http.Handler // see metrics.go
 }
 
 // Options are what a relay needs besides its config file.

@@ -77,6 +77,7 @@ func (h *peerHandler) Announce(subtree []string) {
 func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 	r := h.r
 	now := r.now()
+	r.links.forPeer(h.p).in(b.Envelopes)
 	var items []inbound
 	var raws [][]byte // accepted, as sent: what the journal keeps
 	var rejected []*pb.Rejection
