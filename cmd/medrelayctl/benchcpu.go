@@ -22,7 +22,11 @@ func relayCPU(ctx context.Context, cf *connFlags, base string) (float64, error) 
 		return 0, fmt.Errorf("read %s/metrics: %w", base, err)
 	}
 	defer body.Close()
-	return parseCPU(body)
+	v, err := parseCPU(body)
+	if err != nil {
+		return 0, fmt.Errorf("%s/metrics: %w", base, err)
+	}
+	return v, nil
 }
 
 // parseCPU finds process_cpu_seconds_total in Prometheus text.
