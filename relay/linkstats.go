@@ -1,14 +1,14 @@
 package relay
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 // linkStats counts envelopes and bytes per link and direction, for
-// /metrics. A child link is counted by the child's id; the parent link and
-// all clients each as one ("" for peer): clients are too many to name.
+// /metrics. A child link is counted by the child's id (peer), the parent
+// link with peer "", and clients together by their transport (peer "tcp",
+// "quic" or "http"): clients are too many to name.
 type linkStats struct{ m sync.Map } // linkKey -> *linkCounters
 
 type linkKey struct{ link, peer string }
@@ -24,25 +24,6 @@ func (s *linkStats) get(link, peer string) *linkCounters {
 	}
 	c, _ := s.m.LoadOrStore(k, new(linkCounters))
 	return c.(*linkCounters)
-}
-
-// forPeer returns the counters of the link to p.
-func (s *linkStats) forPeer(p peer) *linkCounters {
-	if p.kind == peerChild {
-		return s.get("child", p.id)
-	}
-	return s.get(p.kind.String(), "")
-}
-
-// forQueue returns the counters of the link that queue q drains to.
-func (s *linkStats) forQueue(q Queue) *linkCounters {
-	switch {
-	case q == parentQueue:
-		return s.get("parent", "")
-	case q.isClient():
-		return s.get("client", "")
-	}
-	return s.get("child", strings.TrimPrefix(string(q), "child/"))
 }
 
 func (c *linkCounters) in(raws [][]byte) {

@@ -345,10 +345,10 @@ func (r *Relay) attachParent(c link.Link, w *pb.Welcome) {
 	r.upConn = c
 	r.ancestry = append([]string{w.RelayId}, w.Ancestors...)
 	r.mu.Unlock()
-	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c, stats: r.links.get("parent", "")})
 	// Announce what joined below while the link was down.
 	c.Announce(r.subtree())
-	r.pump(parentQueue, c, 0)
+	r.pump(parentQueue, c, 0, r.links.get("parent", ""))
 	<-c.Done()
 	r.mu.Lock()
 	if r.upConn == c {
