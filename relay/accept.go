@@ -121,8 +121,8 @@ func (r *Relay) serveChild(c link.Link, h *pb.Hello, transport string) {
 		old.conn.Close("replaced by a new link from the same child")
 	}
 	r.log.Info("child connected", "child", id, "transport", transport, "subtree", h.Subtree)
-	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, conn: c, child: cl})
-	r.pump(childQueue(id), c, 0)
+	c.Run(&peerHandler{r: r, p: peer{kind: peerChild, id: id}, conn: c, child: cl, stats: r.links.get("child", id)})
+	r.pump(childQueue(id), c, 0, r.links.get("child", id))
 	<-c.Done()
 	r.mu.Lock()
 	if r.children[id] == cl {

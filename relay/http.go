@@ -121,45 +121,6 @@ func (r *Relay) StoreStats() store.CommitStats { return r.store.Stats() }
 
 func (r *Relay) serveStatus(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Status()) }
 
-func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	st := r.Status()
-	cs := r.store.Stats()
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# TYPE medrelay_queue_depth gauge\n")
-	for q, n := range st.Queues {
-		fmt.Fprintf(w, "medrelay_queue_depth{queue=%q} %d\n", q, n)
-	}
-	fmt.Fprintf(w, "# TYPE medrelay_commits_total counter\nmedrelay_commits_total %d\n", cs.Commits)
-	fmt.Fprintf(w, "# TYPE medrelay_commit_submissions_total counter\nmedrelay_commit_submissions_total %d\n", cs.Submissions)
-	fmt.Fprintf(w, "# TYPE medrelay_commit_latency_max_seconds gauge\nmedrelay_commit_latency_max_seconds %g\n", cs.MaxLatency.Seconds())
-	fmt.Fprintf(w, "# TYPE medrelay_dead_letters gauge\nmedrelay_dead_letters %d\n", st.DeadLetters)
-	fmt.Fprintf(w, "# TYPE medrelay_connections_open gauge\nmedrelay_connections_open %d\n", st.Connections)
-	storeOK := 1
-	if st.StoreError != "" {
-		storeOK = 0
-	}
-	fmt.Fprintf(w, "# TYPE medrelay_store_ok gauge\nmedrelay_store_ok %d\n", storeOK)
-	fmt.Fprintf(w, "# TYPE medrelay_journal_unapplied gauge\nmedrelay_journal_unapplied %d\n", st.JournalUnapplied)
-	journalOK := 1
-	if st.Journal != "ok" && st.Journal != "off" {
-		journalOK = 0
-	}
-	fmt.Fprintf(w, "# TYPE medrelay_journal_ok gauge\nmedrelay_journal_ok %d\n", journalOK)
-	up := 0
-	if st.Parent != nil && st.Parent.State == "connected" {
-		up = 1
-	}
-	fmt.Fprintf(w, "# TYPE medrelay_parent_connected gauge\nmedrelay_parent_connected %d\n", up)
-	fmt.Fprintf(w, "# TYPE medrelay_children_connected gauge\n")
-	n := 0
-	for _, c := range st.Children {
-		if c.Connected {
-			n++
-		}
-	}
-	fmt.Fprintf(w, "medrelay_children_connected %d\n", n)
-}
-
 func (r *Relay) serveAudit(w http.ResponseWriter, req *http.Request) {
 	if r.cfg.Role != config.RoleMain {
 		http.Error(w, "the audit log is kept by main; ask the main relay", http.StatusNotFound)

@@ -31,8 +31,9 @@ func (in *inbox) transportNames() []string {
 
 // receiver is a connection that takes envelopes from an inbox.
 type receiver struct {
-	conn     link.Link
-	maxBatch int
+	conn      link.Link
+	maxBatch  int
+	transport string
 }
 
 func (r *Relay) serveClient(c link.Link, h *pb.Hello, transport string) {
@@ -45,13 +46,13 @@ func (r *Relay) serveClient(c link.Link, h *pb.Hello, transport string) {
 	}
 	in.links[transport]++
 	if h.Receive {
-		in.receivers = append(in.receivers, receiver{c, int(h.MaxBatch)})
+		in.receivers = append(in.receivers, receiver{c, int(h.MaxBatch), transport})
 	} else {
 		in.senders++
 	}
 	r.mu.Unlock()
 	r.log.Info("client connected", "client", id, "transport", transport, "receive", h.Receive)
-	c.Run(&peerHandler{r: r, p: peer{kind: peerClient, id: id}, conn: c})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerClient, id: id}, conn: c, stats: r.links.get("client", transport)})
 	if h.Receive {
 		r.nextReceiver(id)
 	}
@@ -92,5 +93,5 @@ func (r *Relay) nextReceiver(id string) {
 	rc := in.receivers[0]
 	in.active = rc.conn
 	r.mu.Unlock()
-	r.goRun(func() { r.pump(clientQueue(id), rc.conn, rc.maxBatch) })
+	r.goRun(func() { r.pump(clientQueue(id), rc.conn, rc.maxBatch, r.links.get("client", rc.transport)) })
 }

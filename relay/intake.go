@@ -36,6 +36,9 @@ type durability interface {
 	// unapplied reports how many acknowledged batches wait for the store
 	// because applying them failed, and why (0 and "" when none wait).
 	unapplied() (int, string)
+	// journalStats reports the journal's use and fsync times, and false
+	// when client batches go straight to the store.
+	journalStats() (journal.Stats, bool)
 	// close ends the journal, if any, before the store closes.
 	close() error
 }
@@ -60,6 +63,8 @@ func (directIntake) unapplied() (int, string) { return 0, "" }
 
 func (directIntake) close() error { return nil }
 
+func (directIntake) journalStats() (journal.Stats, bool) { return journal.Stats{}, false }
+
 // journaledIntake acknowledges a client batch once the intake journal
 // holds it, and applies it to the store in a later commit.
 type journaledIntake struct {
@@ -79,6 +84,8 @@ type journaledIntake struct {
 func (in *journaledIntake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
 
 func (in *journaledIntake) failed() bool { return in.why.Load() != nil }
+
+func (in *journaledIntake) journalStats() (journal.Stats, bool) { return in.j.Stats(), true }
 
 func (in *journaledIntake) close() error {
 	in.stall.stopRetry()

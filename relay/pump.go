@@ -25,7 +25,7 @@ const (
 // pump sends queue over c, oldest first, until c ends. An entry leaves the
 // queue only when the peer acknowledges it; entries in flight when c ends
 // are sent again on the next link (the next hop dedupes them).
-func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
+func (r *Relay) pump(queue Queue, c link.Link, maxBatch int, stats *linkCounters) {
 	if maxBatch <= 0 || maxBatch > pumpBatchMax {
 		maxBatch = pumpBatchMax
 	}
@@ -85,6 +85,7 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 			r.inFlight.remove(queue, lo, hi)
 			return
 		}
+		stats.out(raws)
 	}
 }
 

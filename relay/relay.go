@@ -70,6 +70,10 @@ type Relay struct {
 	files    *fileService // see files.go
 	limiter  *connLimiter // see connlimit.go
 	inFlight inFlight     // entries pumps have sent, unsettled
+	links    linkStats    // envelopes and bytes per link, for /metrics
+
+	metricsOnce sync.Once
+	metrics     http.Handler // see metrics.go
 }
 
 // Options are what a relay needs besides its config file.
@@ -341,10 +345,10 @@ func (r *Relay) attachParent(c link.Link, w *pb.Welcome) {
 	r.upConn = c
 	r.ancestry = append([]string{w.RelayId}, w.Ancestors...)
 	r.mu.Unlock()
-	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c})
+	c.Run(&peerHandler{r: r, p: peer{kind: peerParent, id: w.RelayId}, conn: c, stats: r.links.get("parent", "")})
 	// Announce what joined below while the link was down.
 	c.Announce(r.subtree())
-	r.pump(parentQueue, c, 0)
+	r.pump(parentQueue, c, 0, r.links.get("parent", ""))
 	<-c.Done()
 	r.mu.Lock()
 	if r.upConn == c {

@@ -37,6 +37,7 @@ type peerHandler struct {
 	p     peer
 	conn  link.Link
 	child *childLink
+	stats *linkCounters // envelopes and bytes in, for /metrics
 }
 
 // inbound is one envelope of a received batch, ready to store.
@@ -77,6 +78,7 @@ func (h *peerHandler) Announce(subtree []string) {
 func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 	r := h.r
 	now := r.now()
+	h.stats.in(b.Envelopes)
 	var items []inbound
 	var raws [][]byte // accepted, as sent: what the journal keeps
 	var rejected []*pb.Rejection

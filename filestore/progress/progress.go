@@ -1,6 +1,7 @@
 // Package progress renders transfer progress for people: on a terminal a
-// bar redrawn in place with rate and ETA, elsewhere (logs, pipes) plain
-// lines at a steady interval. It writes only to the io.Writer it is given.
+// bar redrawn in place with rate and ETA (github.com/schollz/progressbar),
+// elsewhere (logs, pipes) plain lines at a steady interval. It writes only
+// to the io.Writer it is given.
 package progress
 
 import (
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // Options configures a Bar.
@@ -19,10 +22,10 @@ type Options struct {
 	// Terminal forces the bar (true) or plain lines (false). Default:
 	// IsTerminal(w).
 	Terminal *bool
-	// Interval is the time between plain lines. Default 2s. The bar is
-	// redrawn at most every 100ms.
+	// Interval is the time between plain lines. Default 2s. The terminal
+	// bar is redrawn at most every 100ms.
 	Interval time.Duration
-	// Width is the bar's width in characters. Default 30.
+	// Width is the terminal bar's width in characters. Default 30.
 	Width int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -34,6 +37,7 @@ type Bar struct {
 	w        io.Writer
 	opts     Options
 	term     bool
+	pb       *progressbar.ProgressBar // the terminal bar, nil for plain lines
 	mu       sync.Mutex
 	start    time.Time
 	last     time.Time
@@ -67,13 +71,36 @@ func New(w io.Writer, opts Options) *Bar {
 	if opts.Terminal != nil {
 		term = *opts.Terminal
 	}
-	return &Bar{w: w, opts: opts, term: term, start: opts.Now()}
+	b := &Bar{w: w, opts: opts, term: term, start: opts.Now()}
+	if term {
+		b.pb = progressbar.NewOptions64(-1,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(opts.Label),
+			progressbar.OptionSetWidth(opts.Width),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
+			progressbar.OptionUseIECUnits(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		)
+	}
+	return b
 }
 
 // Update records progress and redraws when it is time.
 func (b *Bar) Update(done, total int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.pb != nil {
+		if total > 0 && total != b.total {
+			b.pb.ChangeMax64(total)
+		}
+		b.done, b.total = done, total
+		b.pb.Set64(done)
+		return
+	}
 	b.done, b.total = done, total
 	now := b.opts.Now()
 	every := b.opts.Interval
@@ -95,21 +122,24 @@ func (b *Bar) Finish() {
 		return
 	}
 	b.finished = true
-	b.draw(b.opts.Now())
-	if b.term {
-		fmt.Fprintln(b.w)
+	if b.pb != nil {
+		if b.total > 0 && b.done >= b.total {
+			b.pb.Finish() // ends the line (OptionOnCompletion)
+		} else {
+			// The bar may not show the last update (it redraws at most
+			// every 100ms): end its line and say where the transfer stopped.
+			b.pb.Exit()
+			b.draw(b.opts.Now())
+		}
+		return
 	}
+	b.draw(b.opts.Now())
 }
 
 func (b *Bar) draw(now time.Time) {
-	elapsed := now.Sub(b.start)
-	line := Line(b.done, b.total, elapsed)
+	line := Line(b.done, b.total, now.Sub(b.start))
 	if b.opts.Label != "" {
 		line = b.opts.Label + " " + line
-	}
-	if b.term {
-		fmt.Fprintf(b.w, "\r%s %s\x1b[K", bar(b.done, b.total, b.opts.Width), line)
-		return
 	}
 	fmt.Fprintln(b.w, line)
 }
@@ -130,15 +160,6 @@ func Line(done, total int64, elapsed time.Duration) string {
 		}
 	}
 	return s.String()
-}
-
-func bar(done, total int64, width int) string {
-	filled := 0
-	if total > 0 {
-		filled = int(done * int64(width) / total)
-	}
-	filled = min(max(filled, 0), width)
-	return "[" + strings.Repeat("=", filled) + strings.Repeat(" ", width-filled) + "]"
 }
 
 // Bytes formats n in binary units.

@@ -37,14 +37,24 @@ func TestPlainLines(t *testing.T) {
 func TestTerminalBar(t *testing.T) {
 	var buf bytes.Buffer
 	yes := true
-	c := &clock{t: time.Unix(0, 0)}
-	b := New(&buf, Options{Terminal: &yes, Width: 10, Now: c.now})
-	c.t = c.t.Add(time.Second)
-	b.Update(5, 10)
+	b := New(&buf, Options{Label: "scan.zip", Terminal: &yes, Width: 10})
+	b.Update(5<<20, 10<<20)
+	b.Update(10<<20, 10<<20)
 	b.Finish()
 	got := buf.String()
-	if !strings.HasPrefix(got, "\r[=====     ] 5 B / 10 B (50%) 5 B/s ETA 1s") || !strings.HasSuffix(got, "\n") {
+	if !strings.Contains(got, "\r") || !strings.Contains(got, "scan.zip") || !strings.Contains(got, "100%") || !strings.Contains(got, "10 MiB") || !strings.HasSuffix(got, "\n") {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestTerminalBarStopsWhereTheTransferStopped(t *testing.T) {
+	var buf bytes.Buffer
+	yes := true
+	b := New(&buf, Options{Terminal: &yes, Width: 10})
+	b.Update(3<<20, 10<<20)
+	b.Finish()
+	if got := buf.String(); !strings.Contains(got, "30%") || strings.Contains(got, "100%") || !strings.HasSuffix(got, "\n") {
+		t.Errorf("a transfer stopped at 30%% shows %q", got)
 	}
 }
 

@@ -29,6 +29,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/medrelay/medrelay/internal/histo"
 )
 
 // DefaultSegmentSize is the size of each of the two segment files. A
@@ -75,6 +79,9 @@ type Journal struct {
 	dropped int      // records Open dropped at a bad checksum
 	damage  []string // where, in words
 
+	fsync *histo.Histogram // fdatasync times, seconds
+	used  atomic.Int64     // off, for Stats
+
 	mu      sync.Mutex
 	applied uint64 // highest sequence number the store applied
 	pending []*appendReq
@@ -105,6 +112,7 @@ func Open(dir string, applied uint64, opts Options) (*Journal, []Record, error) 
 	}
 	j := &Journal{
 		applied: applied,
+		fsync:   histo.New(histo.Seconds...),
 		max:     opts.SegmentSize / 4,
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -172,6 +180,20 @@ func openSegment(path string, size int64) (*segment, []Record, []uint64, error) 
 // Dropped returns how many records not yet applied Open dropped at a bad
 // checksum, and where, for the relay to report; a write torn by a crash
 // (the last record, never acknowledged) is one.
+// Stats is a snapshot of the journal for /metrics.
+type Stats struct {
+	// Used is how many bytes of the active segment are written, of
+	// SegmentSize.
+	Used, SegmentSize int64
+	// Fsync is the distribution of fdatasync times, in seconds.
+	Fsync histo.Snapshot
+}
+
+// Stats returns the journal's use and its fdatasync times.
+func (j *Journal) Stats() Stats {
+	return Stats{Used: j.used.Load(), SegmentSize: j.segs[0].size, Fsync: j.fsync.Snapshot()}
+}
+
 func (j *Journal) Dropped() (int, []string) { return j.dropped, j.damage }
 
 // zeroFill writes zeros from off to size and syncs, so that later writes
@@ -405,8 +427,11 @@ func (j *Journal) flush(group []placed, buf []byte, off int64) {
 	seg := j.segs[j.active]
 	_, err := seg.f.WriteAt(buf, off)
 	if err == nil {
+		t := time.Now()
 		err = fdatasync(seg.f)
+		j.fsync.Observe(time.Since(t).Seconds())
 	}
+	j.used.Store(j.off)
 	if err != nil {
 		err = fmt.Errorf("write journal %s: %w", seg.f.Name(), err)
 		j.broken = err

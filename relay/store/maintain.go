@@ -3,6 +3,8 @@ package store
 import (
 	"sync"
 	"time"
+
+	"github.com/medrelay/medrelay/internal/histo"
 )
 
 // CommitStats describe group commits since the store opened.
@@ -18,16 +20,25 @@ type CommitStats struct {
 	// CommitError is why the last commit failed to write (a full disk, an
 	// I/O error), or "" once a commit succeeds again.
 	CommitError string
+	// Latency is the distribution of commit times (seconds), Group that
+	// of the submissions each commit carried.
+	Latency, Group histo.Snapshot
 }
 
 type commitStats struct {
 	sync.Mutex
 	CommitStats
+	latency, group *histo.Histogram
 }
 
 func (s *Store) recordCommit(n int, d time.Duration) {
 	s.commits.Lock()
 	defer s.commits.Unlock()
+	if s.commits.latency == nil {
+		s.commits.latency, s.commits.group = histo.New(histo.Seconds...), histo.New(histo.Sizes...)
+	}
+	s.commits.latency.Observe(d.Seconds())
+	s.commits.group.Observe(float64(n))
 	s.commits.Commits++
 	s.commits.Submissions += uint64(n)
 	s.commits.LastLatency = d
@@ -41,7 +52,11 @@ func (s *Store) recordCommit(n int, d time.Duration) {
 func (s *Store) Stats() CommitStats {
 	s.commits.Lock()
 	defer s.commits.Unlock()
-	return s.commits.CommitStats
+	st := s.commits.CommitStats
+	if s.commits.latency != nil {
+		st.Latency, st.Group = s.commits.latency.Snapshot(), s.commits.group.Snapshot()
+	}
+	return st
 }
 
 func (s *Store) recordPreallocError(err error) {
