@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.conn = relayconn.New(relayconn.Options{Relay: cfg.Relay.URL, ID: cfg.ID, Transport: cfg.Relay.Transport,
-		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, StateDir: filepath.Join(cfg.DataDir, "uploads"),
+		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, AllowPlaintext: cfg.Relay.AllowPlaintext, StateDir: filepath.Join(cfg.DataDir, "uploads"),
 		Proxy: cfg.FileStore.Proxy, Logger: log.With("component", "relay"), Handlers: map[string]client.Handler{
 			manifest.Available: g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
 			manifest.Received:  g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
@@ -97,7 +97,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.db.Close()
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP, err)
 	}
-	g.httpSrv = &http.Server{Handler: api.Handler(api.Options{Store: g.db, Backend: g, Token: cfg.Relay.Token}),
+	g.httpSrv = &http.Server{Handler: api.Handler(api.Options{Store: g.db, Backend: g, Tokens: cfg.APITokens()}),
 		ReadHeaderTimeout: 10 * time.Second}
 	return g, nil
 }
