@@ -71,7 +71,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.conn = relayconn.New(relayconn.Options{Relay: cfg.Relay.URL, ID: cfg.ID, Transport: cfg.Relay.Transport,
-		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, StateDir: filepath.Join(cfg.DataDir, "uploads"),
+		CAFile: cfg.Relay.CAFile, Token: cfg.Relay.Token, AllowPlaintext: cfg.Relay.AllowPlaintext, StateDir: filepath.Join(cfg.DataDir, "uploads"),
 		Proxy: cfg.FileStore.Proxy, Logger: log.With("component", "relay"), Handlers: map[string]client.Handler{
 			manifest.Available: g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.dlv.HandleAvailable(ctx, e) }),
 			manifest.Received:  g.handle(func(ctx context.Context, e *pb.Envelope) error { return g.snd.HandleReceipt(ctx, e) }),
@@ -103,7 +103,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 		g.db.Close()
 		return nil, fmt.Errorf("http %s: %w", cfg.HTTP, err)
 	}
-	handler := api.Handler(api.Options{Store: g.db, Backend: g, Token: cfg.Relay.Token})
+	handler := api.Handler(api.Options{Store: g.db, Backend: g, Tokens: cfg.APITokens()})
 	if cfg.Worklist.Enabled {
 		if handler, err = g.openWorklist(handler); err != nil {
 			g.httpLn.Close()
@@ -126,7 +126,7 @@ func (g *Gateway) openWorklist(apiHandler http.Handler) (http.Handler, error) {
 	}
 	g.wl = wl
 	mux := http.NewServeMux()
-	mux.Handle("/dicom-web/", api.RequireToken(g.cfg.Relay.Token, wl.Handler("/dicom-web")))
+	mux.Handle("/dicom-web/", api.RequireToken(g.cfg.APITokens(), wl.Handler("/dicom-web")))
 	mux.Handle("/", apiHandler)
 	return mux, nil
 }

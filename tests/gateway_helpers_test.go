@@ -104,6 +104,7 @@ type gwProc struct {
 	Name     string
 	URL      string // the gateway's HTTP API
 	DICOM    string // host:port of its DICOM listener
+	token    string // what its HTTP API needs (its relay token), when auth is on
 	cfgPath  string
 	logPath  string
 	mu       sync.Mutex
@@ -116,6 +117,9 @@ type gwProc struct {
 // gwConfig is what differs between the gateways of a test.
 type gwConfig struct {
 	name, id, relayURL, aet string
+	// relayExtra are more keys of the relay section (indented 2), token
+	// the relay.token among them (the HTTP API then needs it).
+	relayExtra, token string
 	// body is the YAML after the common keys: peers, routes, deliver...
 	body string
 }
@@ -131,10 +135,10 @@ func newGateway(t testing.TB, dir string, c gwConfig) *gwProc {
 	dport, hport := freePort(t), freePort(t)
 	g := &gwProc{
 		t: t, Name: c.name, URL: fmt.Sprintf("http://127.0.0.1:%d", hport), DICOM: fmt.Sprintf("127.0.0.1:%d", dport),
-		cfgPath: filepath.Join(home, "gateway.yaml"), logPath: filepath.Join(home, "gateway.log"),
+		cfgPath: filepath.Join(home, "gateway.yaml"), logPath: filepath.Join(home, "gateway.log"), token: c.token,
 	}
-	cfg := fmt.Sprintf("id: %s\nrelay:\n  url: %s\ndata_dir: %s\ndicom:\n  listen: %s\n  aet: %s\nhttp: 127.0.0.1:%d\n%s",
-		c.id, c.relayURL, filepath.Join(home, "data"), g.DICOM, c.aet, hport, c.body)
+	cfg := fmt.Sprintf("id: %s\nrelay:\n  url: %s\n%sdata_dir: %s\ndicom:\n  listen: %s\n  aet: %s\nhttp: 127.0.0.1:%d\n%s",
+		c.id, c.relayURL, c.relayExtra, filepath.Join(home, "data"), g.DICOM, c.aet, hport, c.body)
 	if err := os.WriteFile(g.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +261,11 @@ func (g *gwProc) Rows(study string) ([]gwRow, error) {
 	if study != "" {
 		u += "?study=" + study
 	}
-	resp, err := http.Get(u)
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if g.token != "" {
+		req.Header.Set("Authorization", "Bearer "+g.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +290,7 @@ func (g *gwProc) CLIRows(t testing.TB, study string) []gwRow {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("dicomgw"), "studies", "--gateway", g.URL, "--study", study, "--json")
+	cmd.Env = append(os.Environ(), "MEDRELAY_TOKEN="+g.token) // as an operator would pass it
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -13,7 +13,7 @@ func runSendStudy(ctx context.Context, args []string) error {
 	var g gatewayFlags
 	fs := newFlagSet("send-study", "--gateway URL --study UID --from PEER_AET --to RELAY/GW [--destination AET] [--wait]")
 	fs.StringVar(&g.url, "gateway", "", "the gateway's HTTP address, like http://127.0.0.1:8400 (required)")
-	fs.StringVar(&g.token, "token", "", "the gateway's relay token when auth is on (default $MEDRELAY_TOKEN)")
+	fs.StringVar(&g.token, "token", "", "a token the gateway's API accepts when auth is on: its relay token or one of its http_tokens (default $MEDRELAY_TOKEN)")
 	study := fs.String("study", "", "the StudyInstanceUID to send (required)")
 	from := fs.String("from", "", "AE title of the peer holding the study, in the gateway's peers (required)")
 	to := fs.String("to", "", "the remote gateway's relay address, like county-b/gw-b (required)")

@@ -86,7 +86,7 @@ func runStudies(ctx context.Context, args []string) error {
 	var g gatewayFlags
 	fs := newFlagSet("studies", "--gateway URL [--study UID] [--json] [--watch]")
 	fs.StringVar(&g.url, "gateway", "", "the gateway's HTTP address, like http://127.0.0.1:8400 (required)")
-	fs.StringVar(&g.token, "token", "", "the gateway's relay token when auth is on (default $MEDRELAY_TOKEN)")
+	fs.StringVar(&g.token, "token", "", "a token the gateway's API accepts when auth is on: its relay token or one of its http_tokens (default $MEDRELAY_TOKEN)")
 	study := fs.String("study", "", "show this study only")
 	asJSON := fs.Bool("json", false, "one JSON object per line and per study transfer")
 	watch := fs.Bool("watch", false, "refresh every second with progress bars, until interrupted")

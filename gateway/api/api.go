@@ -1,8 +1,9 @@
 // Package api is the gateway's HTTP API (JSON): the studies it sends and
 // receives with their state and counts, starting a pull (send-study),
-// and /healthz, /readyz and /metrics (Prometheus text). With a token set,
-// every endpoint but /healthz and /readyz needs it (Authorization: Bearer
-// TOKEN, or HTTP basic auth with the token as password).
+// and /healthz, /readyz and /metrics (Prometheus text). With tokens set
+// (the gateway's relay token and config http_tokens), every endpoint but
+// /healthz and /readyz needs one of them (Authorization: Bearer TOKEN, or
+// HTTP basic auth with the token as password).
 package api
 
 import (
@@ -27,7 +28,9 @@ type Backend interface {
 type Options struct {
 	Store   *store.Store
 	Backend Backend
-	Token   string // "" = no authentication
+	// Tokens accepted by every endpoint but /healthz and /readyz; none:
+	// no authentication.
+	Tokens []string
 }
 
 // SendRequest is the body of POST /v1/studies/send.
@@ -55,11 +58,12 @@ func Handler(o Options) http.Handler {
 	return mux
 }
 
-func (o Options) auth(h http.Handler) http.Handler { return RequireToken(o.Token, h) }
+func (o Options) auth(h http.Handler) http.Handler { return RequireToken(o.Tokens, h) }
 
-// RequireToken wraps h so that it needs the token (none when token is "").
-func RequireToken(token string, h http.Handler) http.Handler {
-	if token == "" {
+// RequireToken wraps h so that it needs one of tokens (none when tokens is
+// empty), as a bearer token or the password of HTTP basic auth.
+func RequireToken(tokens []string, h http.Handler) http.Handler {
+	if len(tokens) == 0 {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,8 +71,16 @@ func RequireToken(token string, h http.Handler) http.Handler {
 		if !ok {
 			_, got, _ = r.BasicAuth()
 		}
-		if subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			writeError(w, http.StatusUnauthorized, "this gateway requires its relay token: Authorization: Bearer TOKEN")
+		if got == "" {
+			writeError(w, http.StatusUnauthorized, "this gateway requires a token (its relay token or one of its http_tokens): Authorization: Bearer TOKEN, or dicomgw --token / $MEDRELAY_TOKEN")
+			return
+		}
+		match := 0
+		for _, tok := range tokens {
+			match |= subtle.ConstantTimeCompare([]byte(got), []byte(tok))
+		}
+		if match != 1 {
+			writeError(w, http.StatusUnauthorized, "this token is not accepted here: want the gateway's relay token or one of its http_tokens")
 			return
 		}
 		h.ServeHTTP(w, r)

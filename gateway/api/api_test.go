@@ -26,14 +26,14 @@ func (b *backend) StartPull(p store.Pull) error {
 	return nil
 }
 
-func newAPI(t *testing.T, token string) (*httptest.Server, *backend, *store.Store) {
+func newAPI(t *testing.T, tokens ...string) (*httptest.Server, *backend, *store.Store) {
 	db, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	b := &backend{}
-	srv := httptest.NewServer(Handler(Options{Store: db, Backend: b, Token: token}))
+	srv := httptest.NewServer(Handler(Options{Store: db, Backend: b, Tokens: tokens}))
 	t.Cleanup(srv.Close)
 	return srv, b, db
 }
@@ -55,7 +55,7 @@ func do(t *testing.T, method, url, body, token string) (int, map[string]any) {
 }
 
 func TestStudiesListsTransfersWithTheContractFields(t *testing.T) {
-	srv, _, db := newAPI(t, "")
+	srv, _, db := newAPI(t)
 	db.Update(func(tx *store.Tx) error {
 		tx.PutTransfer(&store.Transfer{StudyUID: "1.2.3", Side: store.Outgoing, Peer: "county-b/gw-b", State: store.Announced, Instances: 4})
 		return tx.PutTransfer(&store.Transfer{StudyUID: "1.2.4", Side: store.Incoming, Peer: "county-a/gw-a", Destination: "RAD", State: store.Storing})
@@ -80,7 +80,7 @@ func TestStudiesListsTransfersWithTheContractFields(t *testing.T) {
 }
 
 func TestSendValidatesAndStartsAPull(t *testing.T) {
-	srv, b, _ := newAPI(t, "")
+	srv, b, _ := newAPI(t)
 	cases := []struct{ body, want string }{
 		{`{"study_uid":"1.2.3","from":"PACS","to":"county-b"}`, "to \"county-b\" is invalid"},
 		{`{"study_uid":"x","from":"PACS","to":"county-b/gw-b"}`, "study_uid \"x\" is not a UID"},
@@ -104,12 +104,16 @@ func TestSendValidatesAndStartsAPull(t *testing.T) {
 }
 
 func TestTokenAndReadiness(t *testing.T) {
-	srv, b, _ := newAPI(t, "s3cret")
-	if code, _ := do(t, "GET", srv.URL+"/v1/studies", "", ""); code != 401 {
-		t.Errorf("without the token: %d, want 401", code)
-	}
-	if code, _ := do(t, "GET", srv.URL+"/v1/studies", "", "s3cret"); code != 200 {
-		t.Errorf("with the token: %d, want 200", code)
+	srv, b, _ := newAPI(t, "s3cret", "ops-token")
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{"", 401}, {"wrong", 401}, {"s3cret", 200}, {"ops-token", 200}} {
+		for _, p := range []string{"/v1/studies", "/metrics"} {
+			if code, _ := do(t, "GET", srv.URL+p, "", c.token); code != c.want {
+				t.Errorf("GET %s with token %q: %d, want %d", p, c.token, code, c.want)
+			}
+		}
 	}
 	resp, _ := http.Get(srv.URL + "/readyz")
 	resp.Body.Close()

@@ -50,8 +50,12 @@ type Config struct {
 	// instance (default 10s).
 	StableAfter time.Duration `yaml:"stable_after"`
 	// HTTP is the address of the JSON API, /healthz, /readyz, /metrics.
-	HTTP      string    `yaml:"http"`
-	FileStore FileStore `yaml:"filestore"`
+	HTTP string `yaml:"http"`
+	// HTTPTokens are more tokens the HTTP API accepts besides relay.token
+	// (for example the operators' or a monitoring system's); with neither,
+	// the API is open to whoever reaches the http address.
+	HTTPTokens []string  `yaml:"http_tokens"`
+	FileStore  FileStore `yaml:"filestore"`
 	// Retention is how long staged copies are kept after the receipt
 	// (default 0: removed at once).
 	Retention time.Duration `yaml:"retention"`
@@ -71,12 +75,23 @@ type Worklist struct {
 // DefaultWorklistRetention is worklist.retention when left out.
 const DefaultWorklistRetention = 168 * time.Hour
 
+// TokenEnv names the environment variable that gives relay.token when
+// the file leaves it out (as medrelayctl's and dicomgw's --token default).
+const TokenEnv = "MEDRELAY_TOKEN"
+
 // Relay is how the gateway reaches its relay, as medrelayctl does.
 type Relay struct {
 	URL       string `yaml:"url"`
 	Transport string `yaml:"transport"` // auto (default) | http | tcp | quic
 	CAFile    string `yaml:"ca_file"`
-	Token     string `yaml:"token"`
+	// Token is the gateway's credential at its relay (role client); Load
+	// takes it from $MEDRELAY_TOKEN when the file has none.
+	Token string `yaml:"token"`
+	// AllowPlaintext sends Token to an http:// relay, in the clear: only
+	// for a test bench whose relay sets auth.allow_plaintext.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+
+	tokenFromEnv bool
 }
 
 // DICOM is the gateway's own DICOM node.
@@ -176,13 +191,14 @@ type FileStore struct {
 	Uploads int `yaml:"uploads"`
 }
 
-// Load reads and parses the file at path.
+// Load reads and parses the file at path; relay.token comes from
+// $MEDRELAY_TOKEN when the file has none.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := parse(data, os.Getenv(TokenEnv))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -190,12 +206,17 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes strictly, validates and fills in defaults.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) { return parse(data, "") }
+
+func parse(data []byte, envToken string) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		return nil, decodeError(err, data)
+	}
+	if c.Relay.Token == "" && envToken != "" {
+		c.Relay.Token, c.Relay.tokenFromEnv = envToken, true
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -280,6 +301,16 @@ func (c *Config) Defaults() {
 	if c.Worklist.Retention == 0 {
 		c.Worklist.Retention = DefaultWorklistRetention
 	}
+}
+
+// APITokens are the tokens the HTTP API accepts: relay.token and
+// http_tokens (none: the API needs no token).
+func (c *Config) APITokens() []string {
+	var out []string
+	if c.Relay.Token != "" {
+		out = append(out, c.Relay.Token)
+	}
+	return append(out, c.HTTPTokens...)
 }
 
 // OwnAET is the gateway's own title: the first of dicom.aet.

@@ -69,6 +69,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad listen", "listen: 0.0.0.0:11112", "listen: 11112", "dicom.listen"},
 		{"bad peer port", "port: 104}\n  - {aet: PACS_A1", "port: 0}\n  - {aet: PACS_A1", "peers[0].port"},
 		{"duplicate peer", "aet: PACS_A1, host", "aet: CT_A1, host", "peers[1].aet"},
+		{"token without TLS", "  url: http://127.0.0.1:7300", "  url: http://127.0.0.1:7300\n  token: t0k", "relay.token: relay.url http://127.0.0.1:7300 is not https://"},
+		{"empty api token", "filestore: {}", "http_tokens: ['']", "http_tokens[0]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,5 +107,33 @@ func TestWorklistKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want an error naming %s", in, err, want)
 		}
+	}
+}
+
+func TestRelayToken(t *testing.T) {
+	plain := strings.Replace(valid, "  url: http://127.0.0.1:7300", "  url: http://127.0.0.1:7300\n  token: t0k\n  allow_plaintext: true", 1)
+	c, err := Parse([]byte(plain))
+	if err != nil {
+		t.Fatalf("a token over http:// with relay.allow_plaintext: %v", err)
+	}
+	if !c.Relay.AllowPlaintext || c.Relay.Token != "t0k" {
+		t.Errorf("relay: got %+v", c.Relay)
+	}
+	withAPI := strings.Replace(valid, "filestore: {}", "http_tokens: [ops-token]", 1)
+	tlsRelay := strings.Replace(withAPI, "http://127.0.0.1:7300", "https://127.0.0.1:7300", 1)
+
+	// The token may come from $MEDRELAY_TOKEN; the file's wins.
+	if c, err = parse([]byte(tlsRelay), "from-env"); err != nil || c.Relay.Token != "from-env" {
+		t.Fatalf("token from the environment: %v, %+v", err, c)
+	}
+	if got, want := c.APITokens(), []string{"from-env", "ops-token"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("APITokens: got %v, want %v", got, want)
+	}
+	if c, err = parse([]byte(plain), "from-env"); err != nil || c.Relay.Token != "t0k" {
+		t.Errorf("token in the file and in the environment: %v, got %q, want the file's", err, c.Relay.Token)
+	}
+	_, err = parse([]byte(valid), "from-env")
+	if err == nil || !strings.Contains(err.Error(), "relay.token (from $MEDRELAY_TOKEN)") {
+		t.Errorf("token from the environment to an http:// relay: got %v, want an error naming $MEDRELAY_TOKEN", err)
 	}
 }

@@ -26,6 +26,19 @@ func (c *Config) Validate() error {
 	} else if err := parseURL("relay.url", c.Relay.URL); err != nil {
 		bad("%v", err)
 	}
+	if c.Relay.Token != "" && !c.Relay.AllowPlaintext && strings.HasPrefix(c.Relay.URL, "http://") {
+		key := "relay.token"
+		if c.Relay.tokenFromEnv {
+			key += " (from $" + TokenEnv + ")"
+		}
+		bad("%s: relay.url %s is not https://, so the token would travel in the clear and the relay would refuse it; "+
+			"use the relay's https:// URL (with relay.ca_file for its CA), or set relay.allow_plaintext: true on a test bench whose relay sets auth.allow_plaintext", key, c.Relay.URL)
+	}
+	for i, tok := range c.HTTPTokens {
+		if strings.TrimSpace(tok) == "" || strings.ContainsAny(tok, " \t\r\n") {
+			bad("http_tokens[%d]: a token must be non-empty and without spaces", i)
+		}
+	}
 	switch c.Relay.Transport {
 	case "", "auto", "http", "tcp", "quic":
 	default:

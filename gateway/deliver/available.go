@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/medrelay/medrelay/gateway/manifest"
 	"github.com/medrelay/medrelay/gateway/store"
@@ -179,9 +180,16 @@ func peerParts(addr string) (string, string) {
 // the envelope carries.
 func (d *Deliverer) readManifest(ctx context.Context, env *pb.Envelope) (*manifest.Manifest, error) {
 	body := env.GetBody()
-	if len(body) == 0 && len(env.GetFiles()) > 0 {
+	var file *pb.FileRef // the manifest's file; a key ending in "/" is the study's folder
+	for _, f := range env.GetFiles() {
+		if !strings.HasSuffix(f.GetKey(), "/") {
+			file = f
+			break
+		}
+	}
+	if len(body) == 0 && file != nil {
 		path := filepath.Join(d.opts.Dir, "manifests", env.GetId()+".json")
-		if err := d.opts.Relay.Download(ctx, env.GetFiles()[0], path); err != nil {
+		if err := d.opts.Relay.Download(ctx, file, path); err != nil {
 			return nil, err
 		}
 		defer os.Remove(path)

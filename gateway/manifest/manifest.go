@@ -149,7 +149,14 @@ func Decode(b []byte) (*Manifest, error) {
 // ObjectKey is where a gateway puts an instance: under the gateway's
 // address, by UIDs and a prefix of the SHA-256 (never patient data).
 func ObjectKey(relay, client, study, sop, sha string) string {
-	return fmt.Sprintf("%s/%s/studies/%s/%s.%s.dcm", relay, client, study, sop, sha[:16])
+	return StudyPrefix(relay, client, study) + sop + "." + sha[:16] + ".dcm"
+}
+
+// StudyPrefix is the folder of a study's objects (ending in "/"). As the
+// key of a FileRef in study.available it grants the receiving gateway
+// every object under it when the relays have auth on (docs/files.md).
+func StudyPrefix(relay, client, study string) string {
+	return fmt.Sprintf("%s/%s/studies/%s/", relay, client, study)
 }
 
 // KeyOwnedBy reports whether key lies under the gateway address's prefix,

@@ -2,8 +2,9 @@
 // instance to a staged Part 10 file (a generated meta group and the data
 // set bytes exactly as received), computing its SHA-256 on the way and
 // parsing only the index attributes (study, series and SOP instance UIDs,
-// SOP class, modality), fsyncs the file and its folder, and records it in
-// the job database before the success status is answered. An instance is
+// SOP class, modality), and answers success only once the file is fsynced
+// (its name was made durable ahead) and the instance is recorded in the
+// job database (the two at the same time). An instance is
 // never held in memory.
 //
 // A data set that cannot be parsed up to its index attributes, or whose
@@ -125,24 +126,42 @@ type staged struct {
 }
 
 // Store implements dimse.StoreHandler.
+//
+// The staged file's fsync and the index record's commit run at the same
+// time, and success is answered after both: the instance and its record
+// are durable then, and one association waits for the slower of the two
+// instead of their sum. Should the machine lose power between the two,
+// the record may name a file whose data did not reach the disk; no
+// success was answered for it, so the sender sends it again (and the
+// record is replaced), and until then the upload's SHA-256 check refuses
+// the file (step upload), so a torn copy never travels.
 func (r *Receiver) Store(ctx context.Context, in *dimse.IncomingStore, data io.Reader) (dimse.Status, error) {
 	log := r.opts.Logger.With("step", "receive", "instance", in.SOPInstanceUID, "calling_aet", in.CallingAE)
 	if !SafeUID(in.SOPInstanceUID) || !SafeUID(in.SOPClassUID) {
 		log.Warn("instance refused: invalid SOP class or instance UID")
 		return dimse.StatusCannotUnderstand, fmt.Errorf("invalid SOP class or instance UID")
 	}
-	st, status, err := r.stage(in, data)
+	st, f, status, err := r.stage(in, data)
 	if err != nil {
 		log.Warn("instance refused", "study", st.study, "status", fmt.Sprintf("%04X", uint16(status)), "err", err)
 		return status, err
 	}
 	tgt, ok := r.opts.Route(in, st.study, st.modality)
 	if !ok {
+		f.Close()
 		os.Remove(st.path)
 		log.Warn("instance refused: no route", "study", st.study, "called_aet", in.CalledAE)
 		return dimse.StatusProcessingFailure, fmt.Errorf("no route for called AE %s", in.CalledAE)
 	}
+	synced := make(chan error, 1)
+	go func() { synced <- r.syncClose(f) }()
 	old, key, err := r.record(st, tgt)
+	if serr := <-synced; serr != nil {
+		// The record (if committed) names a file that may not be durable;
+		// the sender is told to send again, which replaces it.
+		log.Error("instance not durable", "study", st.study, "err", serr)
+		return dimse.StatusOutOfResources, fmt.Errorf("sync: %w", serr)
+	}
 	if err != nil {
 		os.Remove(st.path)
 		log.Error("instance not recorded", "study", st.study, "err", err)
@@ -163,23 +182,35 @@ func (r *Receiver) Store(ctx context.Context, in *dimse.IncomingStore, data io.R
 	return dimse.StatusSuccess, nil
 }
 
+// syncClose makes the staged file's data durable and closes it.
+func (r *Receiver) syncClose(f *os.File) error {
+	var err error
+	if !r.opts.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // stage writes the instance to a spare file (its name already durable),
-// parsing its index attributes from the bytes on their way, and syncs it.
-func (r *Receiver) stage(in *dimse.IncomingStore, data io.Reader) (staged, dimse.Status, error) {
+// parsing its index attributes from the bytes on their way. The file is
+// returned open and not yet synced.
+func (r *Receiver) stage(in *dimse.IncomingStore, data io.Reader) (staged, *os.File, dimse.Status, error) {
 	st := staged{sop: in.SOPInstanceUID, class: in.SOPClassUID, ts: in.TransferSyntax}
 	f, err := r.spares.take()
 	if err != nil {
-		return st, dimse.StatusOutOfResources, err
+		return st, nil, dimse.StatusOutOfResources, err
 	}
 	st.path = f.Name()
 	status, err := r.write(f, in, data, &st)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		status, err = dimse.StatusOutOfResources, cerr
-	}
 	if err != nil {
+		f.Close()
 		os.Remove(st.path)
+		return st, nil, status, err
 	}
-	return st, status, err
+	return st, f, status, nil
 }
 
 func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st *staged) (dimse.Status, error) {
@@ -220,11 +251,6 @@ func (r *Receiver) write(f *os.File, in *dimse.IncomingStore, data io.Reader, st
 	}
 	if err := bw.Flush(); err != nil {
 		return dimse.StatusOutOfResources, fmt.Errorf("write: %w", err)
-	}
-	if !r.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return dimse.StatusOutOfResources, fmt.Errorf("sync: %w", err)
-		}
 	}
 	st.size, st.sha = cw.n, hex.EncodeToString(h.Sum(nil))
 	return dimse.StatusSuccess, nil

@@ -43,6 +43,8 @@ func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 // Options configure a Conn.
 type Options struct {
 	Relay, ID, Transport, CAFile, Token string
+	// AllowPlaintext sends Token to an http:// relay (test benches).
+	AllowPlaintext bool
 	// StateDir keeps resumable upload progress.
 	StateDir string
 	// Proxy streams files through the relay even when direct is offered.
@@ -79,7 +81,7 @@ func (c *Conn) Run(ctx context.Context) {
 	delay := 200 * time.Millisecond
 	for {
 		cl, err := client.Dial(ctx, client.Options{Relay: c.opts.Relay, ID: c.opts.ID, Transport: c.opts.Transport,
-			CAFile: c.opts.CAFile, Token: c.opts.Token, Receive: true, StateDir: c.opts.StateDir, Logger: c.opts.Logger})
+			CAFile: c.opts.CAFile, Token: c.opts.Token, AllowPlaintext: c.opts.AllowPlaintext, Receive: true, StateDir: c.opts.StateDir, Logger: c.opts.Logger})
 		if err == nil {
 			for cmd, h := range c.opts.Handlers {
 				cl.Handle(cmd, h)

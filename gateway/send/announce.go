@@ -96,6 +96,9 @@ func (s *Sender) availableMessage(ctx context.Context, tr *store.Transfer, id st
 	if m.Supplement {
 		msg.Args["supplement"] = "true"
 	}
+	// One reference to the study's folder lets the receiving gateway read
+	// its objects when the relays check file access (auth on).
+	msg.Files = []*pb.FileRef{{Store: m.Store, Bucket: m.Bucket, Key: manifest.StudyPrefix(rel, self, m.StudyUID)}}
 	if len(body) <= manifest.InlineLimit {
 		msg.Body = body
 		return msg, nil
@@ -112,7 +115,7 @@ func (s *Sender) availableMessage(ctx context.Context, tr *store.Transfer, id st
 	if err != nil {
 		return msg, fmt.Errorf("upload manifest: %w", err)
 	}
-	msg.Files = []*pb.FileRef{ref}
+	msg.Files = append(msg.Files, ref)
 	msg.Args["manifest"] = "file"
 	return msg, nil
 }

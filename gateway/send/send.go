@@ -63,7 +63,8 @@ type Sender struct {
 	sem  chan struct{}
 
 	mu       sync.Mutex
-	inflight map[string]bool      // transfer key + sop being uploaded
+	inflight map[string]bool      // transfer key + sop being uploaded (or its result not yet recorded)
+	uploaded []uploadedObject     // results that the next step records, in one commit
 	retryAt  map[string]time.Time // transfer key + sop → next upload attempt
 	tries    map[string]int
 	wg       sync.WaitGroup
@@ -89,8 +90,10 @@ func (s *Sender) Kick() {
 	}
 }
 
-// Run drives the pipeline until ctx ends, then waits for its uploads.
+// Run drives the pipeline until ctx ends, then waits for its uploads and
+// records them.
 func (s *Sender) Run(ctx context.Context) {
+	defer s.recordUploads()
 	defer s.wg.Wait()
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -116,6 +119,7 @@ func (s *Sender) Run(ctx context.Context) {
 
 // step moves every outgoing transfer as far as it can go now.
 func (s *Sender) step(ctx context.Context) error {
+	s.recordUploads()
 	var trs []*store.Transfer
 	err := s.opts.Store.View(func(tx *store.Tx) error {
 		return tx.Transfers(func(tr *store.Transfer) error {
@@ -251,11 +255,11 @@ func (s *Sender) startUpload(ctx context.Context, tr *store.Transfer, in *store.
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := s.upload(ctx, tr, in)
+		err := s.upload(ctx, tr, in, id)
 		<-s.sem
 		s.mu.Lock()
-		delete(s.inflight, id)
 		if err != nil {
+			delete(s.inflight, id)
 			s.tries[id]++
 			s.retryAt[id] = time.Now().Add(min(time.Duration(1<<min(s.tries[id], 6))*250*time.Millisecond, maxUploadBackoff))
 		} else {
@@ -270,12 +274,26 @@ func (s *Sender) startUpload(ctx context.Context, tr *store.Transfer, in *store.
 	}()
 }
 
-func (s *Sender) upload(ctx context.Context, tr *store.Transfer, in *store.Instance) error {
-	rel, id := s.opts.Relay.Self()
+// uploadedObject is an upload done whose result is not recorded yet.
+type uploadedObject struct {
+	id  string // the inflight entry, kept until recorded
+	tr  *store.Transfer
+	in  *store.Instance
+	key string
+	ref *pb.FileRef
+}
+
+// upload puts one staged instance in storage. Its result is recorded by
+// the next step, together with the others done meanwhile: one commit for
+// many uploads instead of one each, which the receiving side's commits
+// would otherwise queue behind. Until then the instance stays in flight;
+// a result lost in a crash costs one more upload of the same object.
+func (s *Sender) upload(ctx context.Context, tr *store.Transfer, in *store.Instance, id string) error {
+	rel, self := s.opts.Relay.Self()
 	if rel == "" {
 		return relayconn.ErrNotConnected
 	}
-	key := manifest.ObjectKey(rel, id, tr.StudyUID, in.SOPInstanceUID, in.SHA256)
+	key := manifest.ObjectKey(rel, self, tr.StudyUID, in.SOPInstanceUID, in.SHA256)
 	ref, err := s.opts.Relay.Upload(ctx, in.Path, key, "application/dicom")
 	if err != nil {
 		return err
@@ -283,22 +301,52 @@ func (s *Sender) upload(ctx context.Context, tr *store.Transfer, in *store.Insta
 	if ref.GetSha256() != in.SHA256 {
 		return fmt.Errorf("staged file changed: SHA-256 %s, recorded %s", ref.GetSha256(), in.SHA256)
 	}
-	return s.opts.Store.Commit(func(tx *store.Tx) error {
-		cur, err := tx.Transfer(tr.Side, tr.StudyUID, tr.Peer)
-		if err != nil {
-			return err
+	s.mu.Lock()
+	s.uploaded = append(s.uploaded, uploadedObject{id: id, tr: tr, in: in, key: key, ref: ref})
+	s.mu.Unlock()
+	return nil
+}
+
+// recordUploads marks the finished uploads in one commit.
+func (s *Sender) recordUploads() {
+	s.mu.Lock()
+	done := s.uploaded
+	s.uploaded = nil
+	s.mu.Unlock()
+	if len(done) == 0 {
+		return
+	}
+	err := s.opts.Store.Commit(func(tx *store.Tx) error {
+		for _, u := range done {
+			cur, err := tx.Transfer(u.tr.Side, u.tr.StudyUID, u.tr.Peer)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			ci, err := tx.Instance(cur, u.in.SOPInstanceUID)
+			if err != nil || ci.SHA256 != u.in.SHA256 || ci.State != store.IPending {
+				continue // replaced meanwhile: the new one is uploaded on its own
+			}
+			ci.State, ci.Key, ci.Holder, ci.Bucket = store.IUploaded, u.key, u.ref.GetStore(), u.ref.GetBucket()
+			cur.Uploaded++
+			if err := tx.PutInstance(cur, ci); err != nil {
+				return err
+			}
+			if err := tx.PutTransfer(cur); err != nil {
+				return err
+			}
 		}
-		ci, err := tx.Instance(cur, in.SOPInstanceUID)
-		if err != nil || ci.SHA256 != in.SHA256 || ci.State != store.IPending {
-			return err // replaced meanwhile: the new one is uploaded on its own
-		}
-		ci.State, ci.Key, ci.Holder, ci.Bucket = store.IUploaded, key, ref.GetStore(), ref.GetBucket()
-		cur.Uploaded++
-		if err := tx.PutInstance(cur, ci); err != nil {
-			return err
-		}
-		return tx.PutTransfer(cur)
+		return nil
 	})
+	if err != nil {
+		s.opts.Logger.Error("uploads not recorded; they will be uploaded again", "step", "upload", "instances", len(done), "err", err)
+	}
+	s.mu.Lock()
+	for _, u := range done {
+		delete(s.inflight, u.id)
+	}
+	s.mu.Unlock()
 }
 
 // errNotReady means the transfer changed under the announce.
