@@ -68,6 +68,9 @@ type Relay struct {
 	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
 	limiter  *connLimiter // see connlimit.go
+
+	startedAt time.Time            // for the console: children down since start
+	downSince map[string]time.Time // child id -> when its link ended (console.go)
 }
 
 // Options are what a relay needs besides its config file.
@@ -110,6 +113,9 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		conns:    make(map[link.Link]struct{}),
 		files:    files,
 		limiter:  newConnLimiter(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerAddress, log),
+
+		startedAt: time.Now(),
+		downSince: make(map[string]time.Time),
 	}
 	opts.Link.MaxHello = cfg.Limits.MaxHelloBytes
 	r.opts = opts.Link

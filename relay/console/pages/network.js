@@ -1,0 +1,48 @@
+// The Network page: this relay, its parent link, and the relays below it
+// with their link state, transport, since when, and what waits for them
+// here. Redrawn on every live update (GET /v1/events).
+"use strict";
+ui.page("network", {
+  draw: function (main) {
+    main.appendChild(ui.el("h1", null, "Network"));
+    main.appendChild(ui.el("div", {id: "net-parent"}));
+    main.appendChild(ui.el("div", {id: "net-table"}, ui.el("p", {class: "muted"}, "waiting for the relay…")));
+  },
+  live: function (doc, main) {
+    var now = new Date(doc.at).getTime();
+    var parent = main.querySelector("#net-parent");
+    parent.textContent = "";
+    if (doc.parent) {
+      var p = doc.parent, up = p.state === "connected";
+      parent.appendChild(ui.el("p", {class: up ? "state-up" : "state-down", "data-parent-state": p.state},
+        "Parent ", ui.el("strong", null, p.parent || p.url), ": ",
+        ui.el("span", {class: "badge"}, p.state), " ", p.transport ? "over " + p.transport + " " : "",
+        "since ", ui.time(p.since), p.last_error ? " — " + p.last_error : ""));
+    }
+    var depth = function (r) { return r.state === "self" ? 0 : r.via === r.id ? 1 : 2; };
+    var cols = [
+      {title: "Relay", value: function (r) { return r.id; }, render: function (r) {
+        return ui.el("span", {class: "tree"}, (depth(r) ? "  ".repeat(depth(r)) + "└ " : ""), ui.el("strong", null, r.id));
+      }},
+      {title: "State", value: function (r) { return r.state; }, render: function (r) {
+        var label = {self: "this relay", up: "up", down: "down", reported: "via " + r.via, unreachable: "unreachable (" + r.via + " down)"}[r.state] || r.state;
+        return ui.el("span", {class: "badge"}, label);
+      }},
+      {title: "Transport", value: function (r) { return r.transport || ""; }},
+      {title: "Since", value: function (r) { return r.since || ""; }, render: function (r) {
+        return r.since ? [ui.time(r.since), ui.el("span", {class: "muted"}, " (" + ui.age(r.since, now) + ")")] : "";
+      }},
+      {title: "Queued here", value: function (r) { return r.depth; }, render: function (r) { return r.queue ? String(r.depth) : ""; }},
+      {title: "Oldest queued", value: function (r) { return r.oldest || ""; }, render: function (r) { return r.oldest ? ui.age(r.oldest, now) : ""; }},
+      {title: "Clients", value: function (r) { return r.clients; }, render: function (r) { return r.state === "self" ? String(r.clients) : ""; }},
+    ];
+    var t = ui.table(cols, doc.relays, {label: "Relays", rowAttrs: function (r) {
+      return {class: "state-" + r.state, "data-relay": r.id, "data-state": r.state};
+    }});
+    var holder = main.querySelector("#net-table");
+    holder.textContent = "";
+    holder.appendChild(t);
+    holder.appendChild(ui.el("p", {class: "muted"}, doc.relays.length + " relays · updated ", ui.time(doc.at),
+      " · relays below a child report their own state on their own console"));
+  },
+});
