@@ -59,7 +59,7 @@ var ui = (function () {
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body)})
       .then(function (resp) {
         return resp.text().then(function (text) {
-          if (resp.status === 401 && cfg.auth) showLogin("The token was refused: " + text.trim());
+          if ((resp.status === 401 || resp.status === 403) && cfg.auth) showLogin("The token was refused: " + text.trim());
           if (!resp.ok) throw new ApiError(resp.status, text.trim() || resp.statusText);
           if (opts.raw) return text;
           var ct = resp.headers.get("Content-Type") || "";
@@ -199,7 +199,9 @@ var ui = (function () {
     var headers = {"Accept": "text/event-stream"};
     if (token()) headers["Authorization"] = "Bearer " + token();
     fetch(cfg.events, {headers: headers, signal: ctrl.signal}).then(function (resp) {
-      if (resp.status === 401 && cfg.auth) { showLogin("The token was refused."); return; }
+      if ((resp.status === 401 || resp.status === 403) && cfg.auth) {
+        return resp.text().then(function (text) { if (liveAbort === ctrl) showLogin("The token was refused: " + text.trim()); });
+      }
       if (!resp.ok || !resp.body || !resp.body.getReader) throw new Error("no stream: " + resp.status);
       setLive("live", "up");
       var reader = resp.body.getReader(), dec = new TextDecoder(), buf = "";
@@ -231,7 +233,7 @@ var ui = (function () {
         setLive("polling (live stream unavailable)", "poll");
         deliver(doc);
       }).catch(function (err) {
-        if (err.status === 401) return;
+        if (err.status === 401 || err.status === 403) return;
         setLive("unreachable since " + (downSince || new Date()).toLocaleTimeString(), "down");
       }).then(function () {
         if (liveAbort !== ctrl) return;

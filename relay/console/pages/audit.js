@@ -64,7 +64,8 @@
       if (c.ok) {
         out.appendChild(ui.el("span", null, "Chain OK: " + c.records + " records; head " + c.head + " (note it down: a later check proves nothing before it changed)."));
       } else {
-        out.appendChild(ui.el("span", null, "Chain BROKEN after " + c.records + " records, at the record of ", ui.time(c.broken_at), ": " + c.problem));
+        out.appendChild(ui.el("span", null, "Chain BROKEN at record " + (c.records + 1) + ", routed ", ui.time(c.broken_at), ": " + c.problem +
+          (c.records ? " (the " + c.records + " before it check out)" : "")));
       }
     }).catch(function (err) { out.className = "result bad"; out.textContent = "Verify failed: " + err.message; });
   }

@@ -23,6 +23,8 @@
   }
   function replay(main, seq) {
     var out = main.querySelector("#replay-result");
+    out.className = "result";
+    out.textContent = "Replaying dead letter " + seq + "…";
     ui.api("/v1/deadletters/" + seq + "/replay", {method: "POST"}).then(function (res) {
       out.className = "result ok";
       out.textContent = "Dead letter " + res.seq + " replayed: queued for " + res.queue + ".";
