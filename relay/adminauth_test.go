@@ -62,7 +62,7 @@ func TestAdminAPINeedsTheAdminRole(t *testing.T) {
 	}
 	basic := func(id, tok string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(id, tok) } }
 
-	for _, path := range []string{"/metrics", "/v1/status", "/v1/audit", "/v1/audit/verify", "/v1/deadletters"} {
+	for _, path := range []string{"/metrics", "/v1/status", "/v1/audit", "/v1/audit/verify", "/v1/deadletters", "/v1/network"} {
 		if code, body := do(plain, "GET", path, none); code != http.StatusUnauthorized || !strings.Contains(body, "role admin") {
 			t.Errorf("%s without a token: %d %q, want 401 saying an admin credential is needed", path, code, body)
 		}

@@ -139,7 +139,9 @@ func TestConsoleRelay(t *testing.T) {
 		zz := newRelay(t, filepath.Dir(filepath.Dir(tp.main.cfgPath)), "county-zz", tp.main, "")
 		waitFor(t, "county-zz linked", func() bool { return routedRelays(tp.main) == 4 })
 		eval[chromedp.Void](b, replay)
-		b.waitFor("the replay's answer", 10*time.Second, func() bool { return strings.Contains(b.text("#replay-result"), "replayed:") && !strings.Contains(b.text("#replay-result"), "…") })
+		b.waitFor("the replay's answer", 10*time.Second, func() bool {
+			return strings.Contains(b.text("#replay-result"), "replayed:") && !strings.Contains(b.text("#replay-result"), "…")
+		})
 		if got := b.text("#replay-result"); !strings.Contains(got, "queued for child/county-zz") {
 			t.Errorf("replay shows %q", got)
 		}
