@@ -46,6 +46,11 @@ type NetworkRelay struct {
 	Oldest time.Time `json:"oldest,omitzero"`
 	// Clients counts local clients (for the answering relay).
 	Clients int `json:"clients"`
+	// In and Out count the envelopes stored in and removed from Queue
+	// since the answering relay started (for itself: in all its queues,
+	// local inboxes included). Two snapshots give envelopes/s.
+	In  uint64 `json:"in"`
+	Out uint64 `json:"out"`
 }
 
 // QueueInfo is one queue of a relay.
@@ -54,4 +59,8 @@ type QueueInfo struct {
 	Depth int    `json:"depth"`
 	// Oldest is when the oldest queued envelope was made (by its id).
 	Oldest time.Time `json:"oldest,omitzero"`
+	// In and Out count the envelopes stored in and removed from the queue
+	// since the relay started.
+	In  uint64 `json:"in"`
+	Out uint64 `json:"out"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/medrelay/medrelay/adminapi"
 	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/relay/console"
+	"github.com/medrelay/medrelay/relay/store"
 	"github.com/medrelay/medrelay/webui"
 )
 
@@ -35,12 +36,23 @@ func (r *Relay) mountConsole(mux *http.ServeMux) {
 // Network returns the relay's view of the tree at and below it.
 func (r *Relay) Network() adminapi.Network {
 	now := time.Now()
-	depths := r.store.Depths()
+	depths, flows := r.store.Depths(), r.store.Flows()
 	n := adminapi.Network{At: now, ID: r.cfg.ID, Role: r.cfg.Role, Relays: []adminapi.NetworkRelay{}, Queues: []adminapi.QueueInfo{}, Clients: []adminapi.ClientStatus{}}
 	oldest := make(map[string]time.Time, len(depths))
-	for q, d := range depths {
+	var all store.Flow
+	for q, f := range flows {
+		all.In, all.Out = all.In+f.In, all.Out+f.Out
+		if depths[q] == 0 && f.In == 0 {
+			continue
+		}
 		oldest[q] = r.oldestQueued(q)
-		n.Queues = append(n.Queues, adminapi.QueueInfo{Name: q, Depth: d, Oldest: oldest[q]})
+		n.Queues = append(n.Queues, adminapi.QueueInfo{Name: q, Depth: depths[q], Oldest: oldest[q], In: f.In, Out: f.Out})
+	}
+	for q, d := range depths { // queues left from an earlier run
+		if _, ok := flows[q]; !ok {
+			oldest[q] = r.oldestQueued(q)
+			n.Queues = append(n.Queues, adminapi.QueueInfo{Name: q, Depth: d, Oldest: oldest[q]})
+		}
 	}
 	sort.Slice(n.Queues, func(i, j int) bool { return n.Queues[i].Name < n.Queues[j].Name })
 	st := r.Status()
@@ -48,7 +60,7 @@ func (r *Relay) Network() adminapi.Network {
 	if n.Clients == nil {
 		n.Clients = []adminapi.ClientStatus{}
 	}
-	self := adminapi.NetworkRelay{ID: r.cfg.ID, State: adminapi.RelaySelf, Clients: len(st.Clients)}
+	self := adminapi.NetworkRelay{ID: r.cfg.ID, State: adminapi.RelaySelf, Clients: len(st.Clients), In: all.In, Out: all.Out}
 	if st.Parent != nil {
 		self.Queue, self.Depth, self.Oldest = string(parentQueue), depths[string(parentQueue)], oldest[string(parentQueue)]
 	}
@@ -57,7 +69,7 @@ func (r *Relay) Network() adminapi.Network {
 	defer r.mu.RUnlock()
 	for _, c := range st.Children {
 		q := string(childQueue(c.ID))
-		child := adminapi.NetworkRelay{ID: c.ID, Via: c.ID, State: adminapi.RelayUp, Transport: c.Transport, Since: c.Since, Queue: q, Depth: depths[q], Oldest: oldest[q]}
+		child := adminapi.NetworkRelay{ID: c.ID, Via: c.ID, State: adminapi.RelayUp, Transport: c.Transport, Since: c.Since, Queue: q, Depth: depths[q], Oldest: oldest[q], In: flows[q].In, Out: flows[q].Out}
 		below := adminapi.RelayReported
 		if !c.Connected {
 			child.State, below = adminapi.RelayDown, adminapi.RelayUnreachable

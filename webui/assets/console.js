@@ -92,25 +92,47 @@ var ui = (function () {
     return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
   }
 
+  // rates returns a function giving a row's per-second rate of counter
+  // field (like "in") between the previous and the current snapshot,
+  // matching rows by key. A page keeps one per table.
+  function rates(key) {
+    var prev = null, prevAt = 0, cur = null, curAt = 0;
+    return {
+      update: function (rows, at) {
+        prev = cur; prevAt = curAt;
+        cur = {}; curAt = new Date(at).getTime();
+        rows.forEach(function (r) { cur[key(r)] = r; });
+      },
+      rate: function (r, field) {
+        var p = prev && prev[key(r)];
+        if (!p || curAt <= prevAt || r[field] < p[field]) return "";
+        var v = (r[field] - p[field]) * 1000 / (curAt - prevAt);
+        return v >= 10 ? String(Math.round(v)) : v.toFixed(1);
+      },
+    };
+  }
+
   // table draws rows under columns [{title, value(row), render(row)?}].
-  // Headers are buttons that sort by the column (keyboard too).
+  // Headers are buttons that sort by the column (keyboard too); pass the
+  // same opts.state object to each redraw to keep the chosen order.
   function table(columns, rows, opts) {
     opts = opts || {};
-    var sortCol = opts.sort === undefined ? -1 : opts.sort, asc = true;
+    var st = opts.state || {};
+    if (st.col === undefined) { st.col = opts.sort === undefined ? -1 : opts.sort; st.asc = true; }
     var t = el("table", {class: "data", "aria-label": opts.label});
     function draw() {
       t.textContent = "";
       var head = el("tr");
       columns.forEach(function (c, i) {
-        var label = c.title + (i === sortCol ? (asc ? " ▲" : " ▼") : "");
-        head.appendChild(el("th", {scope: "col", "aria-sort": i === sortCol ? (asc ? "ascending" : "descending") : undefined},
-          el("button", {type: "button", onclick: function () { asc = sortCol === i ? !asc : true; sortCol = i; draw(); }}, label)));
+        var label = c.title + (i === st.col ? (st.asc ? " ▲" : " ▼") : "");
+        head.appendChild(el("th", {scope: "col", "aria-sort": i === st.col ? (st.asc ? "ascending" : "descending") : undefined},
+          el("button", {type: "button", onclick: function () { st.asc = st.col === i ? !st.asc : true; st.col = i; draw(); }}, label)));
       });
       t.appendChild(el("thead", null, head));
       var sorted = rows.slice();
-      if (sortCol >= 0) {
-        var v = columns[sortCol].value;
-        sorted.sort(function (a, b) { var x = v(a), y = v(b); return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1); });
+      if (st.col >= 0) {
+        var v = columns[st.col].value;
+        sorted.sort(function (a, b) { var x = v(a), y = v(b); return (x < y ? -1 : x > y ? 1 : 0) * (st.asc ? 1 : -1); });
       }
       var tb = el("tbody");
       sorted.forEach(function (r) {
@@ -256,6 +278,6 @@ var ui = (function () {
     show();
   }
 
-  return {page: page, api: api, el: el, table: table, time: time, age: age, size: size,
+  return {page: page, api: api, el: el, table: table, rates: rates, time: time, age: age, size: size,
     start: start, last: function () { return lastDoc; }, ApiError: ApiError};
 })();

@@ -1,7 +1,10 @@
 // The Network page: this relay, its parent link, and the relays below it
 // with their link state, transport, since when, and what waits for them
-// here. Redrawn on every live update (GET /v1/events).
+// here, and envelopes/s in and out of that queue (for this relay: of all
+// its queues). Redrawn on every live update (GET /v1/events).
 "use strict";
+(function () {
+var flow = ui.rates(function (r) { return r.id; }), order = {};
 ui.page("network", {
   draw: function (main) {
     main.appendChild(ui.el("h1", null, "Network"));
@@ -10,6 +13,7 @@ ui.page("network", {
   },
   live: function (doc, main) {
     var now = new Date(doc.at).getTime();
+    flow.update(doc.relays, doc.at);
     var parent = main.querySelector("#net-parent");
     parent.textContent = "";
     if (doc.parent) {
@@ -34,9 +38,11 @@ ui.page("network", {
       }},
       {title: "Queued here", value: function (r) { return r.depth; }, render: function (r) { return r.queue ? String(r.depth) : ""; }},
       {title: "Oldest queued", value: function (r) { return r.oldest || ""; }, render: function (r) { return r.oldest ? ui.age(r.oldest, now) : ""; }},
+      {title: "In/s", value: function (r) { return Number(flow.rate(r, "in")) || 0; }, render: function (r) { return flow.rate(r, "in"); }},
+      {title: "Out/s", value: function (r) { return Number(flow.rate(r, "out")) || 0; }, render: function (r) { return flow.rate(r, "out"); }},
       {title: "Clients", value: function (r) { return r.clients; }, render: function (r) { return r.state === "self" ? String(r.clients) : ""; }},
     ];
-    var t = ui.table(cols, doc.relays, {label: "Relays", rowAttrs: function (r) {
+    var t = ui.table(cols, doc.relays, {label: "Relays", state: order, rowAttrs: function (r) {
       return {class: "state-" + r.state, "data-relay": r.id, "data-state": r.state};
     }});
     var holder = main.querySelector("#net-table");
@@ -46,3 +52,4 @@ ui.page("network", {
       " · relays below a child report their own state on their own console"));
   },
 });
+})();

@@ -3,6 +3,7 @@
 // body), each with a Replay button (POST /v1/deadletters/{seq}/replay).
 "use strict";
 (function () {
+  var flow = ui.rates(function (q) { return q.name; }), order = {};
   function loadDead(main) {
     var holder = main.querySelector("#dead");
     ui.api("/v1/deadletters").then(function (list) {
@@ -47,13 +48,17 @@
     },
     live: function (doc, main) {
       var now = new Date(doc.at).getTime();
+      flow.update(doc.queues, doc.at);
       var holder = main.querySelector("#queues");
       holder.textContent = "";
       holder.appendChild(ui.table([
         {title: "Queue", value: function (q) { return q.name; }},
         {title: "Depth", value: function (q) { return q.depth; }},
         {title: "Oldest", value: function (q) { return q.oldest || ""; }, render: function (q) { return q.oldest ? [ui.age(q.oldest, now), " (", ui.time(q.oldest), ")"] : "—"; }},
-      ], doc.queues, {label: "Queues", empty: "every queue is empty", rowAttrs: function (q) { return {"data-queue": q.name}; }}));
+        {title: "In/s", value: function (q) { return Number(flow.rate(q, "in")) || 0; }, render: function (q) { return flow.rate(q, "in"); }},
+        {title: "Out/s", value: function (q) { return Number(flow.rate(q, "out")) || 0; }, render: function (q) { return flow.rate(q, "out"); }},
+        {title: "Since start", value: function (q) { return q.in; }, render: function (q) { return q.in + " in, " + q.out + " out"; }},
+      ], doc.queues, {label: "Queues", state: order, empty: "every queue is empty", rowAttrs: function (q) { return {"data-queue": q.name}; }}));
       var dl = main.querySelector("#dead-count");
       if (!dl) { dl = ui.el("p", {id: "dead-count"}); holder.appendChild(dl); }
       dl.textContent = doc.dead_letters + " dead letters";
