@@ -58,10 +58,19 @@ func TestConsoleRelay(t *testing.T) {
 		if at, err := time.Parse(time.RFC3339, since); err != nil || time.Since(at) > time.Minute {
 			t.Errorf("county-b down since %q, want the time of the kill", since)
 		}
+		// What main holds for the county while it is down shows on its row.
+		if _, err := ctl(t, ctx, "send", "--relay", tp.main.URL, "--id", "desk", "--to", "county-b/radiology", "--command", "consult.request"); err != nil {
+			t.Fatal(err)
+		}
+		queued := func() string {
+			return eval[string](b, `[...document.querySelectorAll('tr[data-relay="county-b"] td')].map(td=>td.innerText).join("|")`)
+		}
+		b.waitFor("one envelope queued for county-b", 10*time.Second, func() bool { return strings.Contains(queued(), "|1|") })
 		b.screenshot("network-county-b-down")
 
 		tp.countyB.Start()
 		b.waitFor("county-b green again", 30*time.Second, func() bool { return rowState(b, "county-b") == "up" })
+		b.waitFor("county-b's queue drained", 10*time.Second, func() bool { return strings.Contains(queued(), "|0|") })
 		b.screenshot("network-county-b-up-again")
 	})
 
@@ -85,8 +94,8 @@ func TestConsoleRelay(t *testing.T) {
 		if got, want := b.text(row+" .route"), "township-a1 → main → county-b"; got != want {
 			t.Errorf("route %q, want %q", got, want)
 		}
-		if got := b.text("#a-count"); got != "1 records" {
-			t.Errorf("the search found %q, want 1 records", got)
+		if got := b.text("#a-count"); got != "1 record" {
+			t.Errorf("the search found %q, want 1 record", got)
 		}
 		b.run("verify the chain", chromedp.Click("#a-verify-btn"))
 		b.waitFor("the chain check", 10*time.Second, func() bool { return strings.HasPrefix(b.text("#a-verify"), "Chain") })
@@ -111,6 +120,20 @@ func TestConsoleRelay(t *testing.T) {
 			t.Errorf("verify of the tampered copy shows %q, want Chain BROKEN", got)
 		}
 		b.screenshot("audit-tampered")
+	})
+
+	t.Run("files and keys", func(t *testing.T) {
+		b.t = t
+		b.run("open the network page", chromedp.Navigate(tp.main.URL+"/ui/#network"), chromedp.WaitVisible(`tr[data-relay="main"]`))
+		// Key 4 opens the fourth page, Files, on main.
+		b.run("press 4", chromedp.KeyEvent("4"))
+		b.waitFor("the files page", 10*time.Second, func() bool { return b.text("#f-total") != "" })
+		if got := b.text("#f-info"); !strings.Contains(got, "local") || !strings.Contains(got, "main") {
+			t.Errorf("files page says %q, want main's local store", got)
+		}
+		if got := eval[string](b, `location.hash`); got != "#files" {
+			t.Errorf("after key 4 the page is %q, want #files", got)
+		}
 	})
 
 	t.Run("dead letter", func(t *testing.T) {

@@ -84,6 +84,8 @@ var ui = (function () {
     if (s < 172800) return (s / 3600).toFixed(1) + " h";
     return Math.round(s / 86400) + " days";
   }
+  // plural says "1 record", "2 records".
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
   // size shows a byte count, like "1.5 MiB".
   function size(n) {
     var units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
@@ -120,6 +122,7 @@ var ui = (function () {
     var st = opts.state || {};
     if (st.col === undefined) { st.col = opts.sort === undefined ? -1 : opts.sort; st.asc = true; }
     var t = el("table", {class: "data", "aria-label": opts.label});
+    var wrap = el("div", {class: "scroll"}, t);
     function draw() {
       t.textContent = "";
       var head = el("tr");
@@ -144,7 +147,7 @@ var ui = (function () {
       t.appendChild(tb);
     }
     draw();
-    return t;
+    return wrap;
   }
 
   // page registers a page: spec.draw(main) draws it when shown,
@@ -278,6 +281,6 @@ var ui = (function () {
     show();
   }
 
-  return {page: page, api: api, el: el, table: table, rates: rates, time: time, age: age, size: size,
+  return {page: page, api: api, el: el, table: table, rates: rates, plural: plural, time: time, age: age, size: size,
     start: start, last: function () { return lastDoc; }, ApiError: ApiError};
 })();

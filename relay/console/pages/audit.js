@@ -38,10 +38,10 @@
     ui.api(query(form)).then(function (recs) {
       recs = filterOutcome(form, recs || []);
       out.textContent = "";
-      out.appendChild(ui.el("p", {id: "a-count"}, recs.length + " records"));
+      out.appendChild(ui.el("p", {id: "a-count"}, ui.plural(recs.length, "record")));
       out.appendChild(ui.table([
         {title: "Routed", value: function (r) { return r.routed_at; }, render: function (r) { return ui.time(r.routed_at); }},
-        {title: "Envelope", value: function (r) { return r.id; }},
+        {title: "Envelope", value: function (r) { return r.id; }, render: function (r) { return ui.el("span", {class: "nowrap"}, r.id); }},
         {title: "From", value: function (r) { return r.from; }},
         {title: "To", value: function (r) { return r.to; }},
         {title: "Command", value: function (r) { return r.command; }},
@@ -62,7 +62,7 @@
       out.dataset.ok = String(c.ok);
       out.textContent = "";
       if (c.ok) {
-        out.appendChild(ui.el("span", null, "Chain OK: " + c.records + " records; head " + c.head + " (note it down: a later check proves nothing before it changed)."));
+        out.appendChild(ui.el("span", null, "Chain OK: " + ui.plural(c.records, "record") + "; head " + c.head + " (note it down: a later check proves nothing before it changed)."));
       } else {
         out.appendChild(ui.el("span", null, "Chain BROKEN at record " + (c.records + 1) + ", routed ", ui.time(c.broken_at), ": " + c.problem +
           (c.records ? " (the " + c.records + " before it check out)" : "")));

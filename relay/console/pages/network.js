@@ -48,7 +48,7 @@ ui.page("network", {
     var holder = main.querySelector("#net-table");
     holder.textContent = "";
     holder.appendChild(t);
-    holder.appendChild(ui.el("p", {class: "muted"}, doc.relays.length + " relays · updated ", ui.time(doc.at),
+    holder.appendChild(ui.el("p", {class: "muted"}, ui.plural(doc.relays.length, "relay") + " · updated ", ui.time(doc.at),
       " · relays below a child report their own state on their own console"));
   },
 });

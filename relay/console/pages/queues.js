@@ -61,7 +61,7 @@
       ], doc.queues, {label: "Queues", state: order, empty: "every queue is empty", rowAttrs: function (q) { return {"data-queue": q.name}; }}));
       var dl = main.querySelector("#dead-count");
       if (!dl) { dl = ui.el("p", {id: "dead-count"}); holder.appendChild(dl); }
-      dl.textContent = doc.dead_letters + " dead letters";
+      dl.textContent = ui.plural(doc.dead_letters, "dead letter");
       var shown = main.querySelectorAll("#dead tbody tr[data-seq]").length;
       if (shown !== Math.min(doc.dead_letters, 1000) && !main.dataset.loading) {
         main.dataset.loading = "1";
