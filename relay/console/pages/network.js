@@ -38,8 +38,8 @@ ui.page("network", {
       }},
       {title: "Queued here", value: function (r) { return r.depth; }, render: function (r) { return r.queue ? String(r.depth) : ""; }},
       {title: "Oldest queued", value: function (r) { return r.oldest || ""; }, render: function (r) { return r.oldest ? ui.age(r.oldest, now) : ""; }},
-      {title: "In/s", value: function (r) { return Number(flow.rate(r, "in")) || 0; }, render: function (r) { return flow.rate(r, "in"); }},
-      {title: "Out/s", value: function (r) { return Number(flow.rate(r, "out")) || 0; }, render: function (r) { return flow.rate(r, "out"); }},
+      {title: "In/s", value: function (r) { return Number(flow.rate(r, "in")) || 0; }, render: function (r) { return r.queue || r.state === "self" ? flow.rate(r, "in") : ""; }},
+      {title: "Out/s", value: function (r) { return Number(flow.rate(r, "out")) || 0; }, render: function (r) { return r.queue || r.state === "self" ? flow.rate(r, "out") : ""; }},
       {title: "Clients", value: function (r) { return r.clients; }, render: function (r) { return r.state === "self" ? String(r.clients) : ""; }},
     ];
     var t = ui.table(cols, doc.relays, {label: "Relays", state: order, rowAttrs: function (r) {
