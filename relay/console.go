@@ -29,6 +29,7 @@ func (r *Relay) mountConsole(mux *http.ServeMux) {
 	}
 	mux.Handle("GET "+webui.Prefix, h)
 	mux.Handle("GET /ui", http.RedirectHandler(webui.Prefix, http.StatusMovedPermanently))
+	mux.Handle("GET /{$}", http.RedirectHandler(webui.Prefix, http.StatusFound))
 	mux.HandleFunc("GET /v1/network", r.admin(false, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, r.Network()) }))
 	mux.HandleFunc("GET /v1/events", r.admin(false, r.serveEvents))
 }
