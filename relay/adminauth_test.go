@@ -98,6 +98,13 @@ func TestAdminAPINeedsTheAdminRole(t *testing.T) {
 			t.Errorf("/v1/files/store with the %s token: %d %q, want 200", name, code, body)
 		}
 	}
+	// The last gc run (none yet) is for admins too.
+	if code, _ := do(plain, "GET", "/v1/files/gc", basic("clinic-1", clinic)); code != http.StatusForbidden {
+		t.Errorf("GET /v1/files/gc with a client token: %d, want 403", code)
+	}
+	if code, body := do(plain, "GET", "/v1/files/gc", bearer(admin)); code != http.StatusNotFound || !strings.Contains(body, "no gc has run") {
+		t.Errorf("GET /v1/files/gc before any run: %d %q, want 404 saying none has run", code, body)
+	}
 	// Changes: replay and file listing, gc need the admin role, wherever
 	// the caller is (this test calls from loopback, which no longer counts).
 	for _, c := range []struct{ method, path string }{{"POST", "/v1/deadletters/1/replay"}, {"GET", "/v1/files/list"}, {"POST", "/v1/files/gc"}} {

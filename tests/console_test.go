@@ -134,6 +134,14 @@ func TestConsoleRelay(t *testing.T) {
 		if got := eval[string](b, `location.hash`); got != "#files" {
 			t.Errorf("after key 4 the page is %q, want #files", got)
 		}
+		if got := b.text("#f-gc"); !strings.Contains(got, "No gc has run") {
+			t.Errorf("before any gc the page says %q", got)
+		}
+		b.run("a dry run", chromedp.Click(`#f-older`), chromedp.KeyEvent("\b1"), chromedp.KeyEvent("\r"))
+		b.waitFor("the dry run's result", 10*time.Second, func() bool { return strings.HasPrefix(b.text("#f-gc"), "Last gc: Dry run") })
+		if got := b.text("#f-gc"); !strings.Contains(got, "older than 1 day)") || !strings.Contains(got, "would remove 0") {
+			t.Errorf("the last gc says %q", got)
+		}
 	})
 
 	t.Run("dead letter", func(t *testing.T) {

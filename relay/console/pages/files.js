@@ -1,7 +1,7 @@
 // Files: which storage this relay serves (GET /v1/files/store), what it
 // holds by age (GET /v1/files/list: sizes and times only, never keys on
-// screen) and the last gc run this console started or saw (POST
-// /v1/files/gc with dry_run first).
+// screen), the last gc run (GET /v1/files/gc) and a gc form (POST
+// /v1/files/gc, a dry run first).
 "use strict";
 (function () {
   var buckets = [["under a day", 86400], ["1–7 days", 7 * 86400], ["7–30 days", 30 * 86400], ["over 30 days", Infinity]];
@@ -35,15 +35,30 @@
       });
     }).catch(function (err) { info.textContent = "Could not read the file service: " + err.message; });
   }
+  function describe(run) {
+    var r = run.result, q = run.request || {};
+    return [q.dry_run ? "Dry run" : "Run", " at ", ui.time(run.at), q.older_than_seconds ? " (also objects older than " + ui.plural(Math.round(q.older_than_seconds / 86400), "day") + ")" : "",
+      ": scanned " + r.Scanned + ", " + (q.dry_run ? "would remove " : "removed ") + r.Removed + " (" + ui.size(r.RemovedBytes) + "), kept " + r.Kept + " still in use."];
+  }
+  function loadLast(main) {
+    var out = main.querySelector("#f-gc");
+    ui.api("/v1/files/gc").then(function (run) {
+      out.className = "result ok";
+      out.textContent = "";
+      out.appendChild(ui.el("span", null, "Last gc: ", describe(run)));
+    }).catch(function (err) {
+      out.className = "result";
+      out.textContent = err.status === 404 ? "No gc has run since this relay started (medrelayctl files gc runs it too)." : "Last gc: " + err.message;
+    });
+  }
   function gc(main, dry) {
     var out = main.querySelector("#f-gc"), days = Number(main.querySelector("#f-older").value) || 0;
     var req = {dry_run: dry};
     if (days > 0) req.older_than_seconds = Math.round(days * 86400);
-    ui.api("/v1/files/gc", {method: "POST", body: req}).then(function (r) {
-      out.className = "result ok";
-      out.textContent = (dry ? "Dry run at " : "GC run at ") + new Date().toLocaleString() + ": scanned " + r.Scanned + ", " +
-        (dry ? "would remove " : "removed ") + r.Removed + " (" + ui.size(r.RemovedBytes) + "), kept " + r.Kept + " still in use.";
-      sessionStorage.setItem("medrelay.lastgc", out.textContent);
+    out.className = "result";
+    out.textContent = "running…";
+    ui.api("/v1/files/gc", {method: "POST", body: req}).then(function () {
+      loadLast(main);
       if (!dry) load(main);
     }).catch(function (err) { out.className = "result bad"; out.textContent = "GC failed: " + err.message; });
   }
@@ -57,9 +72,9 @@
         ui.el("label", {for: "f-older"}, "Also objects older than (days, 0: only expired)", ui.el("input", {id: "f-older", type: "number", min: "0", value: "0"})),
         ui.el("button", {type: "submit"}, "Dry run"),
         ui.el("button", {type: "button", class: "secondary", onclick: function () { if (confirm("Remove these objects?")) gc(main, false); }}, "Run gc")));
-      var last = sessionStorage.getItem("medrelay.lastgc");
-      main.appendChild(ui.el("div", {id: "f-gc", class: "result", role: "status"}, last ? "Last run from this console: " + last : "No gc run from this console yet (medrelayctl files gc runs it too)."));
+      main.appendChild(ui.el("div", {id: "f-gc", class: "result", role: "status", "aria-live": "polite"}));
       load(main);
+      loadLast(main);
     },
   });
 })();
