@@ -6,12 +6,17 @@ import "time"
 // /v1/network serves it and GET /v1/events streams it (the web console's
 // Network and Queues pages draw it).
 type Network struct {
-	At     time.Time      `json:"at"`
-	ID     string         `json:"id"`
-	Role   string         `json:"role"`
-	Parent *ParentLink    `json:"parent,omitempty"`
-	Relays []NetworkRelay `json:"relays"`
-	Queues []QueueInfo    `json:"queues"`
+	At     time.Time   `json:"at"`
+	ID     string      `json:"id"`
+	Role   string      `json:"role"`
+	Parent *ParentLink `json:"parent,omitempty"`
+	// ParentAckMs is how long the parent took to acknowledge the last
+	// batch sent up (the round trip plus its durable store), measured at
+	// ParentAckAt; 0 before anything was sent.
+	ParentAckMs float64        `json:"parent_ack_ms,omitempty"`
+	ParentAckAt time.Time      `json:"parent_ack_at,omitzero"`
+	Relays      []NetworkRelay `json:"relays"`
+	Queues      []QueueInfo    `json:"queues"`
 	// Clients are this relay's local clients.
 	Clients     []ClientStatus `json:"clients"`
 	DeadLetters int            `json:"dead_letters"`
@@ -51,6 +56,11 @@ type NetworkRelay struct {
 	// local inboxes included). Two snapshots give envelopes/s.
 	In  uint64 `json:"in"`
 	Out uint64 `json:"out"`
+	// AckMs is how long a child took to acknowledge the last batch sent
+	// to it (the round trip plus its durable store), measured at AckAt;
+	// 0 before anything was sent.
+	AckMs float64   `json:"ack_ms,omitempty"`
+	AckAt time.Time `json:"ack_at,omitzero"`
 }
 
 // QueueInfo is one queue of a relay.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medrelay/medrelay/adminapi"
@@ -64,6 +65,7 @@ func (r *Relay) Network() adminapi.Network {
 	self := adminapi.NetworkRelay{ID: r.cfg.ID, State: adminapi.RelaySelf, Clients: len(st.Clients), In: all.In, Out: all.Out}
 	if st.Parent != nil {
 		self.Queue, self.Depth, self.Oldest = string(parentQueue), depths[string(parentQueue)], oldest[string(parentQueue)]
+		n.ParentAckMs, n.ParentAckAt = r.acks.get(parentQueue)
 	}
 	n.Relays = append(n.Relays, self)
 	r.mu.RLock()
@@ -71,6 +73,7 @@ func (r *Relay) Network() adminapi.Network {
 	for _, c := range st.Children {
 		q := string(childQueue(c.ID))
 		child := adminapi.NetworkRelay{ID: c.ID, Via: c.ID, State: adminapi.RelayUp, Transport: c.Transport, Since: c.Since, Queue: q, Depth: depths[q], Oldest: oldest[q], In: flows[q].In, Out: flows[q].Out}
+		child.AckMs, child.AckAt = r.acks.get(childQueue(c.ID))
 		below := adminapi.RelayReported
 		if !c.Connected {
 			child.State, below = adminapi.RelayDown, adminapi.RelayUnreachable
@@ -87,6 +90,37 @@ func (r *Relay) Network() adminapi.Network {
 		}
 	}
 	return n
+}
+
+// ackTimes keeps, per queue, how long the last batch sent from it took
+// to be acknowledged: the round trip to the next hop plus the time it
+// took to store the batch durably.
+type ackTimes struct {
+	mu sync.Mutex
+	m  map[Queue]ackTime
+}
+
+type ackTime struct {
+	d  time.Duration
+	at time.Time
+}
+
+func (a *ackTimes) note(q Queue, d time.Duration) {
+	a.mu.Lock()
+	if a.m == nil {
+		a.m = make(map[Queue]ackTime)
+	}
+	a.m[q] = ackTime{d: d, at: time.Now()}
+	a.mu.Unlock()
+}
+
+// get returns the last acknowledgement time of q in milliseconds and
+// when it was measured.
+func (a *ackTimes) get(q Queue) (float64, time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.m[q]
+	return float64(t.d.Microseconds()) / 1000, t.at
 }
 
 // oldestQueued returns when the envelope at the head of queue q was made

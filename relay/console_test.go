@@ -66,7 +66,21 @@ func TestEventsStreamTheNetwork(t *testing.T) {
 		}
 		doc = next()
 	}
-	killed := time.Now()
+	// Traffic down to county-a: main counts it and times the acknowledgement.
+	c := dial(t, n.relays["main"], "desk", false)
+	if _, err := c.Send(t.Context(), "county-a/clinic", "consult.request", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatalf("after 30 s main shows no acknowledged traffic to county-a: %+v", doc.Relays)
+		}
+		doc = next()
+		if r := relayIn(doc, "county-a"); r.In == 1 && r.Out == 1 && r.AckMs > 0 {
+			break
+		}
+	}
+		killed := time.Now()
 	n.relays["county-a"].Close()
 	for i := 0; ; i++ {
 		if i == 10 {
@@ -85,6 +99,15 @@ func TestEventsStreamTheNetwork(t *testing.T) {
 			t.Errorf("county-a down since %v with queue %q; want the time its link ended and child/county-a", r.Since, r.Queue)
 		}
 	}
+}
+
+func relayIn(doc adminapi.Network, id string) adminapi.NetworkRelay {
+	for _, r := range doc.Relays {
+		if r.ID == id {
+			return r
+		}
+	}
+	return adminapi.NetworkRelay{}
 }
 
 func equal(a, b map[string]string) bool {

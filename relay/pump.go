@@ -71,8 +71,10 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 		for i, e := range entries {
 			raws[i] = e.Raw
 		}
+		sent := time.Now()
 		err = c.SendAsync(ctx, raws, func(ack *pb.Ack, err error) {
 			if err == nil {
+				r.acks.note(queue, time.Since(sent)) // console.go
 				r.acked(queue, entries, ack)
 			}
 			<-slots

@@ -5,6 +5,8 @@
 "use strict";
 (function () {
 var flow = ui.rates(function (r) { return r.id; }), order = {};
+function ms(v) { return v >= 10 ? Math.round(v) + " ms" : v.toFixed(1) + " ms"; }
+function ackText(v, at, now) { return " · acknowledges in " + ms(v) + " (" + ui.age(at, now) + " ago)"; }
 ui.page("network", {
   draw: function (main) {
     main.appendChild(ui.el("h1", null, "Network"));
@@ -21,7 +23,8 @@ ui.page("network", {
       parent.appendChild(ui.el("p", {class: up ? "state-up" : "state-down", "data-parent-state": p.state},
         "Parent ", ui.el("strong", null, p.parent || p.url), ": ",
         ui.el("span", {class: "badge"}, p.state), " ", p.transport ? "over " + p.transport + " " : "",
-        "since ", ui.time(p.since), p.last_error ? " — " + p.last_error : ""));
+        "since ", ui.time(p.since), doc.parent_ack_ms ? ackText(doc.parent_ack_ms, doc.parent_ack_at, now) : "",
+        p.last_error ? " — " + p.last_error : ""));
     }
     var depth = function (r) { return r.state === "self" ? 0 : r.via === r.id ? 1 : 2; };
     var cols = [
@@ -38,6 +41,9 @@ ui.page("network", {
       }},
       {title: "Queued here", value: function (r) { return r.depth; }, render: function (r) { return r.queue ? String(r.depth) : ""; }},
       {title: "Oldest queued", value: function (r) { return r.oldest || ""; }, render: function (r) { return r.oldest ? ui.age(r.oldest, now) : ""; }},
+      {title: "Ack time", value: function (r) { return r.ack_ms || 0; }, render: function (r) {
+        return r.ack_ms ? ui.el("span", {title: "how long the last batch sent to " + r.id + " took to be acknowledged (round trip and its durable store), measured " + ui.age(r.ack_at, now) + " ago"}, ms(r.ack_ms)) : "";
+      }},
       {title: "In/s", value: function (r) { return Number(flow.rate(r, "in")) || 0; }, render: function (r) { return r.queue || r.state === "self" ? flow.rate(r, "in") : ""; }},
       {title: "Out/s", value: function (r) { return Number(flow.rate(r, "out")) || 0; }, render: function (r) { return r.queue || r.state === "self" ? flow.rate(r, "out") : ""; }},
       {title: "Clients", value: function (r) { return r.clients; }, render: function (r) { return r.state === "self" ? String(r.clients) : ""; }},
