@@ -80,7 +80,7 @@ func TestEventsStreamTheNetwork(t *testing.T) {
 			break
 		}
 	}
-		killed := time.Now()
+	killed := time.Now()
 	n.relays["county-a"].Close()
 	for i := 0; ; i++ {
 		if i == 10 {
