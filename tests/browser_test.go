@@ -28,7 +28,9 @@ func newBrowser(t *testing.T) *browser {
 		if os.Getenv("CI") != "" {
 			t.Fatal("chromium is not installed: scripts/deps.sh installs it (Debian package chromium)")
 		}
-		t.Skip("SKIPPED: chromium is not installed (Debian package chromium; make deps installs it); CI fails without it")
+		msg := "chromium is not installed (Debian package chromium; make deps installs it): the web console's browser tests are SKIPPED; CI fails without it"
+		fmt.Fprintln(os.Stderr, t.Name()+": "+msg) // seen without -v too
+		t.Skip(msg)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
