@@ -2,9 +2,9 @@ package relay
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,6 +92,24 @@ func (r *Relay) Network() adminapi.Network {
 	return n
 }
 
+// eventsCache shares one encoded network among the callers of /v1/events
+// within half an interval, so that many open consoles cost one snapshot.
+type eventsCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	doc []byte
+}
+
+func (c *eventsCache) snapshot(network func() adminapi.Network) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.doc == nil || time.Since(c.at) > eventsInterval/2 {
+		c.doc, _ = json.Marshal(network())
+		c.at = time.Now()
+	}
+	return c.doc
+}
+
 // ackTimes keeps, per queue, how long the last batch sent from it took
 // to be acknowledged: the round trip to the next hop plus the time it
 // took to store the batch durably.
@@ -149,8 +167,8 @@ func (r *Relay) serveEvents(w http.ResponseWriter, req *http.Request) {
 	t := time.NewTicker(eventsInterval)
 	defer t.Stop()
 	for {
-		b, _ := json.Marshal(r.Network())
-		if _, err := w.Write([]byte("event: network\ndata: " + strings.TrimSpace(string(b)) + "\n\n")); err != nil {
+		b := r.events.snapshot(r.Network)
+		if _, err := fmt.Fprintf(w, "event: network\ndata: %s\n\n", b); err != nil {
 			return
 		}
 		if err := rc.Flush(); err != nil {

@@ -72,6 +72,7 @@ type Relay struct {
 	startedAt time.Time            // for the console: children down since start
 	downSince map[string]time.Time // child id -> when its link ended (console.go)
 	acks      ackTimes             // per queue: how long the next hop took to acknowledge (console.go)
+	events    eventsCache          // the network /v1/events sends (console.go)
 }
 
 // Options are what a relay needs besides its config file.
