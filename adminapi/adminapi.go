@@ -31,6 +31,11 @@ type Status struct {
 	Journal         string `json:"intake_journal"`
 	JournalBatches  uint64 `json:"journal_batches"`
 	JournalBypassed uint64 `json:"journal_bypassed"`
+	// JournalUnapplied counts acknowledged client batches waiting for the
+	// store, which failed to write them; StoreError is why the last
+	// commit failed, "" once one succeeds.
+	JournalUnapplied int    `json:"journal_unapplied"`
+	StoreError       string `json:"store_error,omitempty"`
 }
 
 // ChildStatus describes a child relay.

@@ -35,6 +35,7 @@ func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
 var (
 	ErrReplayExpired = errors.New("its expires_at has passed: the sender must send it again")
 	ErrNoRoute       = errors.New("still no route")
+	ErrAuditRecord   = errors.New("it is an audit record main refused: it stays aside as evidence, and is not replayed")
 )
 
 // Replay takes dead letter seq back into routing, as if it had just come
@@ -50,6 +51,9 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 	env, err := envelope.Decode(d.Raw)
 	if err != nil {
 		return "", fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	if d.Queue == string(auditQueue) {
+		return "", fmt.Errorf("dead letter %d: %w", seq, ErrAuditRecord)
 	}
 	now := time.Now()
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
@@ -90,7 +94,7 @@ func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		http.Error(w, err.Error(), http.StatusNotFound)
-	case errors.Is(err, ErrReplayExpired), errors.Is(err, ErrNoRoute):
+	case errors.Is(err, ErrReplayExpired), errors.Is(err, ErrNoRoute), errors.Is(err, ErrAuditRecord):
 		http.Error(w, err.Error(), http.StatusConflict)
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -61,9 +61,12 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 			}
 			continue
 		}
-		cursor = entries[len(entries)-1].Seq
+		lo, hi := entries[0].Seq, entries[len(entries)-1].Seq
+		cursor = hi
+		r.inFlight.add(queue, lo, hi) // before the expiry check: see inFlight
 		entries = r.dropExpired(queue, entries)
 		if len(entries) == 0 {
+			r.inFlight.remove(queue, lo, hi)
 			<-slots
 			continue
 		}
@@ -74,12 +77,14 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 		sent := time.Now()
 		err = c.SendAsync(ctx, raws, func(ack *pb.Ack, err error) {
 			if err == nil {
-				r.acks.note(queue, time.Since(sent)) // console.go
-				r.acked(queue, entries, ack)
+				r.acks.note(queue, time.Since(sent))
+				r.acked(queue, entries, ack) // removals join the next commit
 			}
+			r.inFlight.remove(queue, lo, hi)
 			<-slots
 		})
 		if err != nil {
+			r.inFlight.remove(queue, lo, hi)
 			return
 		}
 	}
@@ -152,7 +157,7 @@ func (r *Relay) dropExpired(queue Queue, entries []store.Entry) []store.Entry {
 	err := r.store.Update(func(tx *store.Tx) error {
 		for _, e := range expired {
 			env, err := envelope.Decode(e.Raw)
-			if err != nil {
+			if err != nil || !tx.Queued(string(queue), e.Seq) { // the expiry loop took it
 				continue
 			}
 			if err := r.deadLetter(tx, queue, env, e.Raw, reasonExpired, pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {

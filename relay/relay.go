@@ -45,6 +45,7 @@ type Relay struct {
 	store  *store.Store
 	intake durability // see intake.go
 	opts   link.Options
+	now    func() time.Time
 
 	httpLn   net.Listener
 	tcpLn    net.Listener
@@ -68,6 +69,7 @@ type Relay struct {
 	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
 	limiter  *connLimiter // see connlimit.go
+	inFlight inFlight     // entries pumps have sent, unsettled
 
 	startedAt time.Time            // for the console: children down since start
 	downSince map[string]time.Time // child id -> when its link ended (console.go)
@@ -81,6 +83,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Link tunes heartbeats and windows (defaults: see link.Options).
 	Link link.Options
+	// Now is the relay's clock (default time.Now) for the age of envelope
+	// ids and for dedupe records; tests move it instead of sleeping.
+	Now func() time.Time
+	// StoreFault, when set, is called in every store commit; an error
+	// fails the commit as a full disk would. Only tests set it.
+	StoreFault func() error
 	// QUICConn, when set, carries the QUIC listener instead of a socket
 	// bound to listen.quic (tests use it to drop packets on purpose).
 	QUICConn net.PacketConn
@@ -98,7 +106,10 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + config.MaxClockSkew, Now: opts.Now, Fault: opts.StoreFault})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +119,7 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	r := &Relay{
-		cfg: cfg, log: log, store: st, opts: opts.Link,
+		cfg: cfg, log: log, store: st, opts: opts.Link, now: opts.Now,
 		routes:   routes,
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
@@ -213,6 +224,7 @@ func (r *Relay) Start() {
 		r.goRun(r.quicAcceptLoop)
 	}
 	r.goRun(r.maintain)
+	r.goRun(r.expireLoop)
 	if r.uplink != nil {
 		r.goRun(func() { r.uplink.run(r.ctx) })
 	}
@@ -279,10 +291,10 @@ func (r *Relay) maintain() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			if _, err := r.store.PruneGrants(time.Now()); err != nil {
+			if _, err := r.store.PruneGrants(r.now()); err != nil {
 				r.log.Warn("prune file read grants", "err", err)
 			}
-			if n, err := r.store.PruneSeen(time.Now()); err != nil {
+			if n, err := r.store.PruneSeen(r.now()); err != nil {
 				r.log.Warn("prune dedupe records", "err", err)
 			} else if n > 0 {
 				r.log.Debug("pruned dedupe records", "count", n)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	client "github.com/medrelay/medrelay/client-sdk"
@@ -14,8 +15,8 @@ import (
 
 // connFlags are the flags of every command that talks to a relay.
 type connFlags struct {
-	transport, caFile, token string
-	allowPlaintext           bool
+	transport, caFile, token, tokenFile string
+	allowPlaintext                      bool
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
@@ -29,7 +30,8 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 func addAuthFlags(fs *flag.FlagSet) *connFlags {
 	cf := &connFlags{transport: "auto"}
 	fs.StringVar(&cf.caFile, "ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
-	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one; the admin API needs a token with role admin (default: $MEDRELAY_TOKEN)")
+	fs.StringVar(&cf.token, "token", "", "token for a relay that requires one (the admin API needs role admin); it shows in the process list, so prefer\n$MEDRELAY_TOKEN or --token-file (default: $MEDRELAY_TOKEN)")
+	fs.StringVar(&cf.tokenFile, "token-file", "", "read the token from this file (its first line), instead of --token")
 	fs.BoolVar(&cf.allowPlaintext, "allow-plaintext", false, "send the token to an http:// relay, in the clear (a test bench whose relay sets auth.allow_plaintext)")
 	return cf
 }
@@ -38,6 +40,19 @@ func addAuthFlags(fs *flag.FlagSet) *connFlags {
 func (cf *connFlags) check() error {
 	if !slices.Contains([]string{"auto", "http", "tcp", "quic"}, cf.transport) {
 		return fmt.Errorf("%w: --transport %q is invalid: use auto, http, tcp or quic", errUsage, cf.transport)
+	}
+	if cf.tokenFile != "" {
+		if cf.token != "" {
+			return fmt.Errorf("%w: give --token or --token-file, not both", errUsage)
+		}
+		b, err := os.ReadFile(cf.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if cf.token = strings.TrimSpace(line); cf.token == "" {
+			return fmt.Errorf("--token-file %s: the first line is empty: put the token there", cf.tokenFile)
+		}
 	}
 	if cf.token == "" {
 		cf.token = os.Getenv("MEDRELAY_TOKEN")

@@ -271,6 +271,10 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *Session
 		if r.Context().Err() != nil {
 			return
 		}
+		if errors.Is(err, errAckAhead) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		writeError(w, http.StatusGone, "session ended: "+err.Error())
 		return
 	}

@@ -39,6 +39,13 @@ const (
 	DefaultHTTPBodyTimeout          = 30 * time.Second
 )
 
+// MaxClockSkew is how far in the future an envelope id's time (UUIDv7)
+// may lie, by the relay's clock: senders' clocks differ a little. An id
+// dated later is refused, as is one older than limits.max_ttl; a relay
+// remembers ids for max_ttl plus this skew after receiving them, so any
+// retransmission it accepts is recognised.
+const MaxClockSkew = 5 * time.Minute
+
 // Roles a relay can have.
 const (
 	RoleMain = "main"
@@ -153,7 +160,9 @@ type Limits struct {
 	// MaxBodyBytes bounds an envelope's body (default 1 MiB).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// MaxTTL bounds how long an envelope may live (default 168h). Envelopes
-	// without expires_at get this TTL; dedupe records are kept this long.
+	// without expires_at get this TTL; an envelope whose id is older is
+	// refused, and dedupe records are kept this long (plus MaxClockSkew)
+	// after an envelope was received.
 	MaxTTL time.Duration `yaml:"max_ttl"`
 	// MaxFilePutBytes bounds the body of one PUT to the file service (an
 	// object, or one part of a multipart upload; default 64 MiB, four
