@@ -127,6 +127,7 @@ func (r *Relay) serveChild(c link.Link, h *pb.Hello, transport string) {
 	r.mu.Lock()
 	if r.children[id] == cl {
 		delete(r.children, id)
+		r.downSince[id] = time.Now()
 	}
 	r.mu.Unlock()
 	r.log.Info("child disconnected", "child", id, "reason", errString(c.Err()))

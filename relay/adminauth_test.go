@@ -62,7 +62,7 @@ func TestAdminAPINeedsTheAdminRole(t *testing.T) {
 	}
 	basic := func(id, tok string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(id, tok) } }
 
-	for _, path := range []string{"/metrics", "/v1/status", "/v1/audit", "/v1/audit/verify", "/v1/deadletters"} {
+	for _, path := range []string{"/metrics", "/v1/status", "/v1/audit", "/v1/audit/verify", "/v1/deadletters", "/v1/network"} {
 		if code, body := do(plain, "GET", path, none); code != http.StatusUnauthorized || !strings.Contains(body, "role admin") {
 			t.Errorf("%s without a token: %d %q, want 401 saying an admin credential is needed", path, code, body)
 		}
@@ -97,6 +97,13 @@ func TestAdminAPINeedsTheAdminRole(t *testing.T) {
 		if code, body := do(plain, "GET", "/v1/files/store", set); code != http.StatusOK {
 			t.Errorf("/v1/files/store with the %s token: %d %q, want 200", name, code, body)
 		}
+	}
+	// The last gc run (none yet) is for admins too.
+	if code, _ := do(plain, "GET", "/v1/files/gc", basic("clinic-1", clinic)); code != http.StatusForbidden {
+		t.Errorf("GET /v1/files/gc with a client token: %d, want 403", code)
+	}
+	if code, body := do(plain, "GET", "/v1/files/gc", bearer(admin)); code != http.StatusNotFound || !strings.Contains(body, "no gc has run") {
+		t.Errorf("GET /v1/files/gc before any run: %d %q, want 404 saying none has run", code, body)
 	}
 	// Changes: replay and file listing, gc need the admin role, wherever
 	// the caller is (this test calls from loopback, which no longer counts).

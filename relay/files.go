@@ -42,6 +42,7 @@ type fileService struct {
 	once    sync.Once
 	handler http.Handler
 
+	gc       lastGC // filesgc.go
 	mu       sync.Mutex
 	queued   map[string]struct{} // ids of queued envelopes that carry files
 	queuedAt time.Time
@@ -144,6 +145,14 @@ func (f *fileService) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	case "gc":
 		if !f.own {
 			fileError(w, http.StatusNotImplemented, "unsupported", fmt.Sprintf("relay %s keeps no files: it uses its parent's (%s); run gc against the relay whose config has the filestore section", f.info.Via, f.info.Holder))
+			return
+		}
+		switch req.Method {
+		case http.MethodGet: // the last run (filesgc.go), an admin request
+			f.r.admin(false, f.gc.serveLast)(w, req)
+			return
+		case http.MethodPost:
+			f.gc.recordGC(w, req, f.handler)
 			return
 		}
 	}

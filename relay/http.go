@@ -28,6 +28,7 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", r.admin(false, r.serveDeadLetters))
 	mux.HandleFunc("POST /v1/deadletters/{seq}/replay", r.admin(true, r.serveReplay))
 	mux.Handle(FilesPrefix, r.fileHandler())
+	r.mountConsole(mux) // console.go
 	r.httpLink.Register(mux)
 	return mux
 }

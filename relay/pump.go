@@ -74,8 +74,10 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int, stats *linkCounters
 		for i, e := range entries {
 			raws[i] = e.Raw
 		}
+		sent := time.Now()
 		err = c.SendAsync(ctx, raws, func(ack *pb.Ack, err error) {
 			if err == nil {
+				r.acks.note(queue, time.Since(sent))
 				r.acked(queue, entries, ack) // removals join the next commit
 			}
 			r.inFlight.remove(queue, lo, hi)

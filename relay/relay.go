@@ -74,6 +74,11 @@ type Relay struct {
 
 	metricsOnce sync.Once
 	metrics     http.Handler // see metrics.go
+
+	startedAt time.Time            // for the console: children down since start
+	downSince map[string]time.Time // child id -> when its link ended (console.go)
+	acks      ackTimes             // per queue: how long the next hop took to acknowledge (console.go)
+	events    eventsCache          // the network /v1/events sends (console.go)
 }
 
 // Options are what a relay needs besides its config file.
@@ -125,6 +130,9 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		conns:    make(map[link.Link]struct{}),
 		files:    files,
 		limiter:  newConnLimiter(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerAddress, log),
+
+		startedAt: time.Now(),
+		downSince: make(map[string]time.Time),
 	}
 	opts.Link.MaxHello = cfg.Limits.MaxHelloBytes
 	r.opts = opts.Link

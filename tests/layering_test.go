@@ -7,11 +7,12 @@ import (
 )
 
 // TestSDKAndCLIsNeverLinkTheServer keeps the layering rule: the client
-// SDK, medrelayctl and the protocol packages they use depend on nothing
+// SDK, medrelayctl, the protocol packages they use and the web console
+// toolkit (webui, which the gateway mounts too) depend on nothing
 // under relay/ (the server), directly or through another package.
 func TestSDKAndCLIsNeverLinkTheServer(t *testing.T) {
 	const module = "github.com/medrelay/medrelay"
-	roots := []string{"./client-sdk/...", "./cmd/medrelayctl", "./link/...", "./envelope", "./adminapi"}
+	roots := []string{"./client-sdk/...", "./cmd/medrelayctl", "./link/...", "./envelope", "./adminapi", "./webui"}
 	cmd := exec.Command("go", append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, roots...)...)
 	cmd.Dir = ".."
 	out, err := cmd.CombinedOutput()

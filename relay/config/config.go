@@ -81,6 +81,17 @@ type Config struct {
 	TLS *TLS `yaml:"tls"`
 	// Auth, when present, makes every client and child relay authenticate.
 	Auth *Auth `yaml:"auth"`
+	// UI configures the web console at /ui/.
+	UI UI `yaml:"ui"`
+}
+
+// UI configures the relay's web console (served at /ui/ on listen.http).
+type UI struct {
+	// Public serves the console to other machines when auth is off
+	// (default false: without auth, only to the relay's own machine).
+	// With auth on, the console is served to anyone, and every API call
+	// it makes needs an admin token.
+	Public bool `yaml:"public"`
 }
 
 // Listen holds the relay's listening addresses.
@@ -278,6 +289,8 @@ func section(goType string) string {
 		return "auth"
 	case "config.FileStore":
 		return "filestore"
+	case "config.UI":
+		return "ui"
 	}
 	return goType
 }

@@ -33,6 +33,12 @@ func TestParseValid(t *testing.T) {
 	if err != nil || c.UsesIntakeJournal() {
 		t.Errorf("intake_journal: false gives %v, %v; want off", err, c)
 	}
+	if c.UI.Public {
+		t.Error("ui.public is on by default, want off (loopback only without auth)")
+	}
+	if c, err = Parse([]byte(validNode + "ui:\n  public: true\n")); err != nil || !c.UI.Public {
+		t.Errorf("ui.public: true gives %v, %v; want on", err, c)
+	}
 	if _, err := Parse([]byte(validNode + "intake_journal: maybe\n")); err == nil || !strings.Contains(err.Error(), "intake_journal") {
 		t.Errorf("intake_journal: maybe gives %v, want an error naming the key", err)
 	}
@@ -65,6 +71,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"per address over total", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_connections: 10, max_connections_per_address: 20}\n", "limits.max_connections_per_address (20) must not exceed limits.max_connections (10)"},
 		{"negative file bound", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_file_bytes_per_caller: -1}\n", "limits.max_file_bytes_per_caller must not be negative"},
 		{"token over http", "id: a\nrole: node\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nparent: {url: 'http://x:1', token: abc}\n", "parent.allow_plaintext: true"},
+		{"unknown ui key", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nui: {publik: true}\n", `unknown key "publik" in ui`},
+		{"ui.public not a bool", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nui:\n  public: yes please\n", `public: "yes please" is not true or false`},
 		{"unknown auth key", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nauth: {credentials_file: c, roles: x}\n", `unknown key "roles" in auth`},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,7 @@ type Store struct {
 	mu      sync.Mutex
 	signals map[string]chan struct{}
 	depths  map[string]int
+	flows   map[string]Flow // since Open
 	commits commitStats
 
 	closeMu   sync.RWMutex // held to close quit; read-held to submit
@@ -152,6 +153,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		quit:     make(chan struct{}),
 		signals:  make(map[string]chan struct{}),
 		depths:   make(map[string]int),
+		flows:    make(map[string]Flow),
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -434,7 +436,7 @@ func (s *Store) commit(batch []*request) {
 	if len(batch) == 0 && len(lazy) == 0 {
 		return
 	}
-	tx := &Tx{store: s, now: s.opts.Now(), delta: make(map[string]int), added: make(map[string]bool)}
+	tx := &Tx{store: s, now: s.opts.Now(), delta: make(map[string]int), added: make(map[string]bool), flow: make(map[string]Flow)}
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
 		for q, seqs := range lazy {
@@ -517,6 +519,30 @@ func (s *Store) applyDepths(tx *Tx) {
 	for q, delta := range tx.delta {
 		s.depths[q] += delta
 	}
+	for q, f := range tx.flow {
+		t := s.flows[q]
+		t.In += f.In
+		t.Out += f.Out
+		s.flows[q] = t
+	}
+}
+
+// Flow counts the entries a queue took and gave up since the store was
+// opened: a rate is the difference of two snapshots over their interval.
+type Flow struct {
+	In  uint64 `json:"in"`  // entries enqueued
+	Out uint64 `json:"out"` // entries removed (acknowledged by the next hop, or moved)
+}
+
+// Flows returns each queue's Flow since the store was opened.
+func (s *Store) Flows() map[string]Flow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]Flow, len(s.flows))
+	for q, f := range s.flows {
+		out[q] = f
+	}
+	return out
 }
 
 // signalAdded wakes the readers of every queue that got entries, even when

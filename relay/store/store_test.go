@@ -104,6 +104,13 @@ func TestFailedSubmissionChangesNothingAndSparesOthers(t *testing.T) {
 	if len(got) != 2 || string(got[0].Raw) != "a" || string(got[1].Raw) != "c" {
 		t.Errorf("queue = %v, want a and c only", got)
 	}
+	// The failed submission is not counted either; removals are.
+	if err := s.Update(func(tx *Tx) error { return tx.Remove("q", []uint64{got[0].Seq}) }); err != nil {
+		t.Fatal(err)
+	}
+	if f := s.Flows()["q"]; f != (Flow{In: 2, Out: 1}) {
+		t.Errorf("flow of q = %+v, want 2 in and 1 out", f)
+	}
 }
 
 func TestRoutesAndDeadLetters(t *testing.T) {

@@ -28,6 +28,7 @@ type Tx struct {
 	now   time.Time       // the store's clock when the commit began
 	delta map[string]int  // change of each queue's depth
 	added map[string]bool // queues that got entries
+	flow  map[string]Flow // entries added to and removed from each queue
 	audit *auditTail      // loaded by the first Audit, stored by finish
 }
 
@@ -92,6 +93,9 @@ func (t *Tx) Enqueue(queue string, raw []byte) (uint64, error) {
 	}
 	t.delta[queue]++
 	t.added[queue] = true
+	f := t.flow[queue]
+	f.In++
+	t.flow[queue] = f
 	return seq, nil
 }
 
@@ -116,6 +120,9 @@ func (t *Tx) Remove(queue string, seqs []uint64) error {
 			return fmt.Errorf("remove: %w", err)
 		}
 		t.delta[queue]--
+		f := t.flow[queue]
+		f.Out++
+		t.flow[queue] = f
 	}
 	return nil
 }
