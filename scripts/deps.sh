@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: Debian's protoc,
-# dcmtk and curl, the pinned protoc-gen-go and the pinned MinIO server. Safe to run
-# again: it does nothing when everything is present.
+# dcmtk, curl and fuse3 (fusermount, for the power-loss test), the pinned
+# protoc-gen-go and the pinned MinIO server. Safe to run again: it does
+# nothing when everything is present.
 set -euo pipefail
 
 PROTOC_GEN_GO_VERSION=v1.36.12
@@ -14,6 +15,7 @@ need_apt=()
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v storescu >/dev/null 2>&1 || need_apt+=(dcmtk)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v fusermount3 >/dev/null 2>&1 || command -v fusermount >/dev/null 2>&1 || need_apt+=(fuse3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages: ${need_apt[*]}; run as root or: apt-get install ${need_apt[*]}" >&2
