@@ -1,0 +1,128 @@
+package main
+
+// mutation is one line of the product (or a few) broken on purpose, and
+// the tests that must fail because of it.
+type mutation struct {
+	Name  string
+	Why   string // the guarantee the tests claim
+	Edits []edit
+	// Tests are arguments of `go test -count=1`, one run each; the
+	// mutation is caught when one of them fails.
+	Tests []string
+}
+
+// edit replaces From with To on the one line of File that contains From.
+type edit struct {
+	File, From, To string
+}
+
+// mutations is the list `make mutate` checks. Add one for every guarantee
+// a test is written for; a mutation that no longer applies is reported
+// STALE and must be updated here.
+var mutations = []mutation{
+	{
+		Name: "relay-dedupe-disabled",
+		Why:  "an envelope id is enqueued at most once per relay",
+		Edits: []edit{
+			{"relay/route.go", "if dup {", "if false && dup {"},
+		},
+		Tests: []string{
+			"./relay/...",
+			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
+		},
+	},
+	{
+		Name: "client-ack-before-journal-append",
+		Why:  "a client's batch is acknowledged only once the intake journal holds it",
+		Edits: []edit{
+			{"relay/intake.go", "in.j.Append(encodeIntake(client, now, raws), func(seq uint64, err error) {",
+				"done(nil); in.j.Append(encodeIntake(client, now, raws), func(seq uint64, err error) {"},
+			{"relay/intake.go", "\t\tdone(nil)\n", "\t\t// done(nil) (moved before the append)\n"},
+		},
+		Tests: []string{
+			"./relay -run Journal",
+			"./tests -run ^TestPowerCutLosesNoAcknowledgedEnvelope$",
+			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
+		},
+	},
+	{
+		Name: "child-ack-before-forwarded-commit",
+		Why:  "a batch from a child relay is acknowledged only after it is committed",
+		Edits: []edit{
+			{"relay/route.go", "r.store.SubmitForwarded(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }, then)",
+				"then(nil); r.store.SubmitForwarded(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }, func(error) {})"},
+		},
+		Tests: []string{
+			"./relay -run Restart",
+			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
+		},
+	},
+	{
+		Name: "journal-fdatasync-removed",
+		Why:  "an acknowledged client batch survives a power cut",
+		Edits: []edit{
+			{"relay/journal/journal.go", "err = fdatasync(seg.f)", "err = nil"},
+		},
+		Tests: []string{
+			"./relay/journal",
+			"./tests -run ^TestPowerCutLosesNoAcknowledgedEnvelope$",
+		},
+	},
+	{
+		Name: "journal-segment-dir-sync-removed",
+		Why:  "the journal's segment files themselves survive a power cut",
+		Edits: []edit{
+			{"relay/journal/journal.go", "return syncDir(filepath.Dir(f.Name()))", "return nil"},
+		},
+		Tests: []string{
+			"./relay/journal",
+			"./tests -run ^TestPowerCutLosesNoAcknowledgedEnvelope$",
+		},
+	},
+	{
+		Name: "store-bbolt-nosync",
+		Why:  "a batch committed to bbolt survives a power cut",
+		Edits: []edit{
+			{"relay/store/store.go", "NoFreelistSync: true,", "NoFreelistSync: true, NoSync: true,"},
+		},
+		Tests: []string{
+			"./relay/store",
+			"./tests -run ^TestPowerCutLosesNoAcknowledgedEnvelope$",
+		},
+	},
+	{
+		Name: "store-done-before-commit",
+		Why:  "a submission is reported done only after bbolt committed it",
+		Edits: []edit{
+			{"relay/store/store.go", "tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}",
+				"for _, r := range batch { r.finish(nil) }; tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}"},
+			{"relay/store/store.go", "r.finish(err)", "_ = r"},
+		},
+		Tests: []string{"./relay/store"},
+	},
+	{
+		Name: "fetch-digest-not-checked",
+		Why:  "the streaming Fetch refuses a file whose bytes differ from its digest",
+		Edits: []edit{
+			{"filestore/transfer/download.go", "hr := filestore.NewHashReader(&countingReader{r: rc, p: prog}, ref.Key, want, in.Size)",
+				"_ = want; hr := filestore.NewHashReader(&countingReader{r: rc, p: prog}, ref.Key, \"\", in.Size)"},
+		},
+		Tests: []string{"./filestore/transfer -run Download|Fetch|Corrupt"},
+	},
+	{
+		Name: "download-sha256-not-checked",
+		Why:  "Download refuses a file whose bytes differ from its digest",
+		Edits: []edit{
+			{"filestore/transfer/download.go", "got != want {", "false && got != want {"},
+		},
+		Tests: []string{"./filestore/transfer -run Download|Fetch|Corrupt"},
+	},
+	{
+		Name: "testenv-never-strict",
+		Why:  "under CI (MEDRELAY_REQUIRE_TOOLS=1) a missing tool fails the test",
+		Edits: []edit{
+			{"internal/testenv/testenv.go", `return os.Getenv(EnvVar) == "1"`, `return os.Getenv(EnvVar) == "never"`},
+		},
+		Tests: []string{"./internal/testenv"},
+	},
+}
