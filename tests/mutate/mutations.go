@@ -27,7 +27,7 @@ var mutations = []mutation{
 			{"relay/route.go", "if dup {", "if false && dup {"},
 		},
 		Tests: []string{
-			"./relay/...",
+			"./relay",
 			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
 		},
 	},
