@@ -17,20 +17,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	// Interrupted, the tests in flight are killed and the copy removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		if err != errMissed {
 			fmt.Fprintln(os.Stderr, "mutate:", err)
 		}
@@ -41,7 +47,7 @@ func main() {
 // errMissed is run's error when a mutation was not caught.
 var errMissed = errors.New("not every mutation was caught")
 
-func run(args []string, out io.Writer) error {
+func run(ctx context.Context, args []string, out io.Writer) error {
 	fl := flag.NewFlagSet("mutate", flag.ContinueOnError)
 	only := fl.String("run", "", "run only the mutations whose name matches this regular expression")
 	verbose := fl.Bool("v", false, "print the output of the tests of each missed mutation")
@@ -78,12 +84,15 @@ func run(args []string, out io.Writer) error {
 	if err := copyRepo(strings.TrimSpace(root), tmp); err != nil {
 		return err
 	}
-	r := &runner{dir: tmp}
+	r := &runner{ctx: ctx, dir: tmp}
 	if err := r.baseline(list); err != nil {
 		return err
 	}
 	caught := 0
 	for _, m := range list {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		start := time.Now()
 		res, log := r.try(m)
 		if res == "caught" {
@@ -102,7 +111,10 @@ func run(args []string, out io.Writer) error {
 }
 
 // runner applies mutations to the copy in dir and runs tests there.
-type runner struct{ dir string }
+type runner struct {
+	ctx context.Context
+	dir string
+}
 
 // baseline runs every test command once on the unchanged copy.
 func (r *runner) baseline(list []mutation) error {
@@ -114,6 +126,9 @@ func (r *runner) baseline(list []mutation) error {
 			}
 			done[t] = true
 			if ok, log := r.test(t); !ok {
+				if r.ctx.Err() != nil {
+					return r.ctx.Err()
+				}
 				return fmt.Errorf("the tests fail without any mutation, so no result would mean anything:\ngo test %s\n%s", t, indent(log))
 			}
 		}
@@ -168,7 +183,7 @@ func (r *runner) test(args string) (bool, string) {
 }
 
 func (r *runner) command(name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
+	cmd := exec.CommandContext(r.ctx, name, args...)
 	cmd.Dir = r.dir
 	cmd.Env = append(os.Environ(), "MEDRELAY_REQUIRE_TOOLS=1")
 	var buf bytes.Buffer
