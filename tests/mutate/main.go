@@ -185,6 +185,10 @@ func (r *runner) test(args string) (bool, string) {
 func (r *runner) command(name string, args ...string) (string, error) {
 	cmd := exec.CommandContext(r.ctx, name, args...)
 	cmd.Dir = r.dir
+	// Its own process group, so that an interrupt also ends the test
+	// binaries go test started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "MEDRELAY_REQUIRE_TOOLS=1")
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
