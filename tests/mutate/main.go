@@ -196,23 +196,16 @@ func (r *runner) command(name string, args ...string) (string, error) {
 	return buf.String(), err
 }
 
-// apply replaces From with To on the one line that contains From.
+// apply replaces From, which must occur exactly once in b, with To.
 func (e edit) apply(b []byte) ([]byte, error) {
-	lines := strings.SplitAfter(string(b), "\n")
-	at := -1
-	for i, l := range lines {
-		if strings.Contains(l, e.From) {
-			if at >= 0 {
-				return nil, fmt.Errorf("%q is on lines %d and %d, want one line", e.From, at+1, i+1)
-			}
-			at = i
-		}
+	switch n := strings.Count(string(b), e.From); n {
+	case 0:
+		return nil, fmt.Errorf("%q is not in the file (moved or changed? update tests/mutate/mutations.go)", e.From)
+	case 1:
+		return []byte(strings.Replace(string(b), e.From, e.To, 1)), nil
+	default:
+		return nil, fmt.Errorf("%q is in the file %d times, want once (quote more of its line)", e.From, n)
 	}
-	if at < 0 {
-		return nil, fmt.Errorf("no line contains %q (moved or changed? update tests/mutate/mutations.go)", e.From)
-	}
-	lines[at] = strings.Replace(lines[at], e.From, e.To, 1)
-	return []byte(strings.Join(lines, "")), nil
 }
 
 // copyRepo copies the files git knows of (tracked, or new and not

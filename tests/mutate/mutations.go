@@ -11,7 +11,7 @@ type mutation struct {
 	Tests []string
 }
 
-// edit replaces From with To on the one line of File that contains From.
+// edit replaces From, which must occur exactly once in File, with To.
 type edit struct {
 	File, From, To string
 }
@@ -37,7 +37,7 @@ var mutations = []mutation{
 		Edits: []edit{
 			{"relay/intake.go", "in.j.Append(encodeIntake(client, now, raws), func(seq uint64, err error) {",
 				"done(nil); in.j.Append(encodeIntake(client, now, raws), func(seq uint64, err error) {"},
-			{"relay/intake.go", "\t\tdone(nil)\n", "\t\t// done(nil) (moved before the append)\n"},
+			{"relay/intake.go", "\t\tin.batches.Add(1)\n\t\tdone(nil)\n", "\t\tin.batches.Add(1)\n"},
 		},
 		Tests: []string{
 			"./relay -run Journal",
@@ -116,6 +116,49 @@ var mutations = []mutation{
 			{"filestore/transfer/download.go", "got != want {", "false && got != want {"},
 		},
 		Tests: []string{"./filestore/transfer -run Download|Fetch|Corrupt"},
+	},
+	{
+		Name: "delivered-receipt-unasked",
+		Why:  "only a sender that asks gets a DELIVERED receipt",
+		Edits: []edit{
+			{"relay/pump.go", "envelope.WantsReceipt(e.Raw, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED) {",
+				"(true || envelope.WantsReceipt(e.Raw, pb.ReceiptStatus_RECEIPT_STATUS_DELIVERED)) {"},
+		},
+		Tests: []string{"./relay -run ^TestDeliveredReceipt$"},
+	},
+	{
+		Name: "send-only-connection-receives",
+		Why:  "a connection without receive never takes the client's inbox",
+		Edits: []edit{
+			{"relay/inbox.go", "\tif h.Receive {\n\t\tin.receivers = append(", "\tif true {\n\t\tin.receivers = append("},
+		},
+		Tests: []string{"./relay -run ^TestSendOnlyConnectionNeverTakesTheInbox$"},
+	},
+	{
+		Name: "signed-url-signature-not-checked",
+		Why:  "a signed file URL works only as signed",
+		Edits: []edit{
+			{"filestore/filehttp/sign.go", "if !hmac.Equal([]byte(want), []byte(q.Get(paramSignature))) {",
+				"if false && !hmac.Equal([]byte(want), []byte(q.Get(paramSignature))) {"},
+		},
+		Tests: []string{"./filestore/filehttp"},
+	},
+	{
+		Name: "upload-state-part-count-overflows",
+		Why:  "a damaged upload state file means starting over, never a broken upload",
+		Edits: []edit{
+			{"filestore/transfer/upload.go", "return int((size-1)/partSize + 1)", "return int((size + partSize - 1) / partSize)"},
+			{"filestore/transfer/state.go", " ||\n\t\tpartCount(st.Size, st.PartSize) > filestore.MaxParts {", " {"},
+		},
+		Tests: []string{"./filestore/transfer -run FuzzLoadState"},
+	},
+	{
+		Name: "config-error-shows-yaml-tags",
+		Why:  "a config error names the key and what it wants, not yaml's tags",
+		Edits: []edit{
+			{"relay/config/config.go", "} else if g := wrongKind.FindStringSubmatch(m); g != nil {", "} else if g := wrongKind.FindStringSubmatch(m); g != nil && false {"},
+		},
+		Tests: []string{"./relay/config"},
 	},
 	{
 		Name: "testenv-never-strict",
