@@ -27,6 +27,7 @@ var mutations = []mutation{
 			{"relay/route.go", "if dup {", "if false && dup {"},
 		},
 		Tests: []string{
+			"./relay -run ^TestResentEnvelopeIsStoredOnce$",
 			"./relay",
 			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
 		},
