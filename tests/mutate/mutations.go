@@ -16,7 +16,9 @@ type edit struct {
 	File, From, To string
 }
 
-// mutations is the list `make mutate` checks. Add one for every guarantee
+// mutations is the list `make mutate` checks. Name only tests that pass
+// reliably: a flaky one stops the run at its baseline (relay's
+// TestNodeRestartKeepsQueuedEnvelopes is left out for that reason). Add one for every guarantee
 // a test is written for; a mutation that no longer applies is reported
 // STALE and must be updated here.
 var mutations = []mutation{
@@ -54,7 +56,7 @@ var mutations = []mutation{
 				"then(nil); r.store.SubmitForwarded(func(tx *store.Tx) error { return r.storeInbound(tx, items, now) }, func(error) {})"},
 		},
 		Tests: []string{
-			"./relay -run Restart",
+			"./relay -run ^TestMainRestartNeedsNoRestartOfNodesOrClients$",
 			"./tests -run ^TestKillNodeHoldingQueuedEnvelopesLosesNone$",
 		},
 	},
