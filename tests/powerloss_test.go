@@ -49,9 +49,12 @@ func powerCut(t *testing.T, extra string) {
 		t.Fatal(err)
 	}
 	mounted := true
-	t.Cleanup(func() {
+	t.Cleanup(func() { // after the relay's cleanup has killed it
 		if mounted {
 			disk.Cut(filepath.Join(work, "cleanup"))
+			if err := disk.Unmount(); err != nil {
+				t.Error(err)
+			}
 		}
 	})
 
