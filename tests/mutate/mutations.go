@@ -97,8 +97,7 @@ var mutations = []mutation{
 		Name: "store-done-before-commit",
 		Why:  "a submission is reported done only after bbolt committed it",
 		Edits: []edit{
-			{"relay/store/store.go", "tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}",
-				"for _, r := range batch { r.finish(nil) }; tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}"},
+			{"relay/store/store.go", "tx := &Tx{store: s,", "for _, r := range batch { r.finish(nil) }; tx := &Tx{store: s,"},
 			{"relay/store/store.go", "r.finish(err)", "_ = r"},
 		},
 		Tests: []string{"./relay/store"},
