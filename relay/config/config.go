@@ -163,7 +163,7 @@ func Parse(data []byte) (*Config, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`line (\d+): field (.+) not found in type (\S+)`)
+	unknownField = regexp.MustCompile(`line (\d+): field (.*) not found in type (\S+)`)
 	wrongType    = regexp.MustCompile("(?s)line (\\d+): cannot unmarshal !.*? `(.*)` into (\\S+)")
 	wrongKind    = regexp.MustCompile(`(?s)line (\d+): cannot unmarshal (!.*?) into (\S+)$`)
 )

@@ -26,7 +26,8 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("empty error")
 			}
 			for _, leak := range []string{"!!", "config.", "unmarshal", "yaml:"} {
-				if strings.Contains(msg, leak) && !strings.Contains(string(data), leak) {
+				// A document that holds the word itself may see it quoted back.
+				if strings.Contains(msg, leak) && !strings.Contains(string(data), strings.TrimRight(leak, ".:")) {
 					t.Fatalf("error %q shows %q: it should name the key and say what is wanted", msg, leak)
 				}
 			}
