@@ -16,8 +16,11 @@ type Status struct {
 	Clients     []ClientStatus `json:"clients"`
 	Queues      map[string]int `json:"queues"`
 	DeadLetters int            `json:"dead_letters"`
-	Commits     uint64         `json:"commits"`
-	CommitLast  string         `json:"commit_latency_last"`
+	// Connections is how many TCP, QUIC and HTTP connections are open
+	// (limits.max_connections bounds them).
+	Connections int    `json:"connections"`
+	Commits     uint64 `json:"commits"`
+	CommitLast  string `json:"commit_latency_last"`
 	// CommitAvg is the mean commit time since start, and CommitGroup the
 	// mean number of submissions each commit served.
 	CommitAvg   string  `json:"commit_latency_avg"`
@@ -28,6 +31,11 @@ type Status struct {
 	Journal         string `json:"intake_journal"`
 	JournalBatches  uint64 `json:"journal_batches"`
 	JournalBypassed uint64 `json:"journal_bypassed"`
+	// JournalUnapplied counts acknowledged client batches waiting for the
+	// store, which failed to write them; StoreError is why the last
+	// commit failed, "" once one succeeds.
+	JournalUnapplied int    `json:"journal_unapplied"`
+	StoreError       string `json:"store_error,omitempty"`
 }
 
 // ChildStatus describes a child relay.

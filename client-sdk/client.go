@@ -54,8 +54,12 @@ type Options struct {
 	// (default: the system roots).
 	CAFile string
 	// Token authenticates the client when the relay requires it (see
-	// medrelay credentials add).
+	// medrelay credentials add). It is sent only to an https:// relay
+	// whose certificate verifies, unless AllowPlaintext.
 	Token string
+	// AllowPlaintext sends Token to an http:// relay, in the clear: only
+	// for a test bench whose relay sets auth.allow_plaintext.
+	AllowPlaintext bool
 	// CertFile and KeyFile, when set, are presented as a client
 	// certificate (for relays with tls.client_ca_file).
 	CertFile, KeyFile string

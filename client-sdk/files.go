@@ -151,6 +151,9 @@ func (c *Client) filesClient(direct bool) (*filehttp.Client, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	o := filehttp.ClientOptions{BaseURL: strings.TrimSuffix(c.opts.Relay, "/") + "/v1/files/", Direct: direct, HTTPClient: hc}
+	if err := tlsconf.CheckToken(c.opts.Relay, c.opts.Token, c.opts.AllowPlaintext); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	if token := c.opts.Token; token != "" {
 		o.Authorize = func(req *http.Request) { req.SetBasicAuth(c.opts.ID, token) }
 	}

@@ -19,6 +19,7 @@ func (c *Client) setupTransport() error {
 		Transport:      c.opts.Transport,
 		TLS:            tlsconf.ClientOptions{CAFile: c.opts.CAFile, CertFile: c.opts.CertFile, KeyFile: c.opts.KeyFile},
 		Token:          c.opts.Token,
+		AllowPlaintext: c.opts.AllowPlaintext,
 		Link:           c.opts.Link,
 		RetryPreferred: c.opts.RetryPreferred,
 		Hello: func() *pb.Hello {

@@ -1,6 +1,7 @@
 // Package demo runs a small medrelay network in one process: a main relay,
 // two county nodes and a township node under one of them, plus clinic
-// applications, and plays a scripted consultation through it. It is what
+// applications and two imaging gateways, and plays a scripted consultation
+// and a study's transfer through it. It is what
 // `medrelay demo` runs, and a quick way to see the system work.
 package demo
 
@@ -68,10 +69,23 @@ func Run(ctx context.Context, opts Options) error {
 	if err := play(ctx, n, opts.Out); err != nil {
 		return err
 	}
+	im, err := startImaging(dir, n, log)
+	if err != nil {
+		return err
+	}
+	defer im.Close()
+	fmt.Fprintf(opts.Out, "\nImaging: a study from the township clinic's CT to county-b's viewer, through the gateways township-a1/gw-a1 and county-b/gw-b\n\n")
+	s := &script{ctx: ctx, n: n, out: opts.Out}
+	if err := s.playImaging(dir, im); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.Out, "\nAll %d imaging steps succeeded.\n", s.num)
 	if opts.Once {
 		return nil
 	}
 	n.printAddresses(opts.Out)
+	fmt.Fprintf(opts.Out, "Gateways: township-a1/gw-a1 (DICOM %s, called title %s; HTTP http://%s) and county-b/gw-b (HTTP http://%s):\n  go run ./cmd/dicomgw studies --gateway http://%s\n\n",
+		im.a.DICOMAddr(), demoRoute, im.a.HTTPAddr(), im.b.HTTPAddr(), im.a.HTTPAddr())
 	<-ctx.Done()
 	fmt.Fprintln(opts.Out, "\nmedrelay demo: stopping")
 	return nil

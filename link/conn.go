@@ -55,6 +55,10 @@ type Handler interface {
 type Options struct {
 	// MaxFrame bounds frames in both directions (default wire.DefaultMaxFrame).
 	MaxFrame int
+	// MaxHello bounds the first frame AwaitHello reads, before the peer is
+	// admitted (default MaxFrame): an unauthenticated peer then makes the
+	// accepting side allocate at most this much.
+	MaxHello int
 	// Heartbeat is how often a frame is sent when nothing else was (default 1s).
 	Heartbeat time.Duration
 	// Timeout ends the link when nothing arrives for this long (default 5s).

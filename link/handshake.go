@@ -36,6 +36,10 @@ func (c *Conn) Greet(hello *pb.Hello) (*pb.Welcome, error) {
 
 // AwaitHello is the accepting side's first step: it reads the dialer's Hello.
 func (c *Conn) AwaitHello() (*pb.Hello, error) {
+	if c.opts.MaxHello > 0 {
+		c.r.SetMax(c.opts.MaxHello)
+		defer c.r.SetMax(c.opts.MaxFrame)
+	}
 	f, err := c.ReadFrame(HandshakeTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("read hello: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/envelope"
@@ -131,14 +132,22 @@ func (r *Relay) serveChild(c link.Link, h *pb.Hello, transport string) {
 	r.log.Info("child disconnected", "child", id, "reason", errString(c.Err()))
 }
 
-// setSubtree records a child's subtree and tells this relay's parent.
+// setSubtree records a child's subtree and tells this relay's parent. A
+// relay that was routed through another child (a route that child no
+// longer holds, or held by a false claim) moves to this one with the
+// envelopes queued for it, in their order.
 func (r *Relay) setSubtree(child string, subtree []string) error {
-	if err := r.store.Update(func(tx *store.Tx) error { return tx.SetSubtree(child, subtree) }); err != nil {
-		return err
-	}
 	r.mu.Lock()
+	mine := make(map[string]bool, len(subtree))
+	took := make(map[string]bool) // children that held a relay of subtree
+	for _, rel := range subtree {
+		mine[rel] = true
+		if via, ok := r.routes[rel]; ok && via != child {
+			took[via] = true
+		}
+	}
 	for rel, via := range r.routes {
-		if via == child && !slices.Contains(subtree, rel) {
+		if via == child && !mine[rel] {
 			delete(r.routes, rel)
 		}
 	}
@@ -147,10 +156,63 @@ func (r *Relay) setSubtree(child string, subtree []string) error {
 	}
 	up := r.upConn
 	r.mu.Unlock()
+	moved := 0
+	err := r.store.Update(func(tx *store.Tx) error {
+		if err := tx.SetSubtree(child, subtree); err != nil {
+			return err
+		}
+		for old := range took {
+			n, err := tx.Move(string(childQueue(old)), func(raw []byte) string {
+				env, err := envelope.Decode(raw)
+				if err != nil || !mine[env.GetTo().GetRelay()] {
+					return ""
+				}
+				return string(childQueue(child))
+			})
+			if err != nil {
+				return err
+			}
+			moved += n
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		r.log.Warn("route moved: queued envelopes follow it", "child", child, "from", keys(took), "moved", moved)
+	}
 	if up != nil {
 		up.Announce(r.subtree())
 	}
 	return nil
+}
+
+// reroute returns the child queue that holds target's relay now, when q
+// is a child queue and the route moved since q was chosen. It runs on the
+// store's writer: setSubtree changes the routes before it submits the
+// move of the queued envelopes, so an envelope is either moved with them
+// or stored where the route is now, never left behind.
+func (r *Relay) reroute(q Queue, to *pb.Address) Queue {
+	if !strings.HasPrefix(string(q), "child/") {
+		return q
+	}
+	r.mu.RLock()
+	via, ok := r.routes[to.GetRelay()]
+	r.mu.RUnlock()
+	if ok {
+		return childQueue(via)
+	}
+	return q
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func errString(err error) string {

@@ -35,6 +35,7 @@ func (r *Relay) serveDeadLetters(w http.ResponseWriter, _ *http.Request) {
 var (
 	ErrReplayExpired = errors.New("its expires_at has passed: the sender must send it again")
 	ErrNoRoute       = errors.New("still no route")
+	ErrAuditRecord   = errors.New("it is an audit record main refused: it stays aside as evidence, and is not replayed")
 )
 
 // Replay takes dead letter seq back into routing, as if it had just come
@@ -50,6 +51,9 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 	env, err := envelope.Decode(d.Raw)
 	if err != nil {
 		return "", fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	if d.Queue == string(auditQueue) {
+		return "", fmt.Errorf("dead letter %d: %w", seq, ErrAuditRecord)
 	}
 	now := time.Now()
 	if exp := env.ExpiresAt; exp != nil && exp.AsTime().Before(now) {
@@ -78,13 +82,9 @@ func (r *Relay) Replay(seq uint64) (string, error) {
 	return string(queue), nil
 }
 
-// serveReplay is POST /v1/deadletters/{seq}/replay, for the relay's own
-// machine only, like the rest of what changes a relay's state.
+// serveReplay is POST /v1/deadletters/{seq}/replay, for an admin (with
+// auth on) or the relay's own machine (without auth): see Relay.admin.
 func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
-	if !fromLoopback(req) {
-		http.Error(w, "replaying dead letters is allowed only from the relay's own machine", http.StatusForbidden)
-		return
-	}
 	seq, err := strconv.ParseUint(req.PathValue("seq"), 10, 64)
 	if err != nil {
 		http.Error(w, "the dead letter's seq must be a number, as /v1/deadletters lists it", http.StatusBadRequest)
@@ -94,7 +94,7 @@ func (r *Relay) serveReplay(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		http.Error(w, err.Error(), http.StatusNotFound)
-	case errors.Is(err, ErrReplayExpired), errors.Is(err, ErrNoRoute):
+	case errors.Is(err, ErrReplayExpired), errors.Is(err, ErrNoRoute), errors.Is(err, ErrAuditRecord):
 		http.Error(w, err.Error(), http.StatusConflict)
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -132,6 +132,9 @@ func TestNodeRestartKeepsQueuedEnvelopes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Without shortcut they go up to main and back down: wait for the
+	// round trip, however slow the machine, before the restart.
+	waitFor(t, "50 queued for the offline client", func() bool { return county.Status().Queues["client/offline"] == 50 })
 	c.Close()
 	county.Close()
 	county = startRelay(t, "county-a", main.URL(), countyDir)

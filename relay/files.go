@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -37,6 +36,8 @@ type fileService struct {
 	info  filehttp.StoreInfo
 	own   bool // false: the store is the parent's, reached over HTTP
 	log   *slog.Logger
+	meter uploadMeter // bytes PUT per client (limits.max_file_bytes_per_caller)
+	r     *Relay
 
 	once    sync.Once
 	handler http.Handler
@@ -110,6 +111,7 @@ func (r *Relay) fileHandler() http.Handler {
 }
 
 func (f *fileService) newHandler(r *Relay) (http.Handler, error) {
+	f.r = r
 	opts := filehttp.Options{
 		Prefix:    FilesPrefix,
 		Mode:      f.info.Mode,
@@ -131,6 +133,12 @@ func (f *fileService) newHandler(r *Relay) (http.Handler, error) {
 func (f *fileService) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	switch strings.TrimPrefix(req.URL.Path, FilesPrefix) {
 	case filehttp.InfoPath:
+		// With auth on, any credential: the SDK reads it before it uploads.
+		if _, ok, err := f.r.caller(req); ok && err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="medrelay"`)
+			fileError(w, http.StatusUnauthorized, "unauthorized", err.Error()+" (send HTTP basic auth with your id and its token, or a bearer token)")
+			return
+		}
 		f.serveInfo(w, req)
 		return
 	case "gc":
@@ -138,6 +146,14 @@ func (f *fileService) serveHTTP(w http.ResponseWriter, req *http.Request) {
 			fileError(w, http.StatusNotImplemented, "unsupported", fmt.Sprintf("relay %s keeps no files: it uses its parent's (%s); run gc against the relay whose config has the filestore section", f.info.Via, f.info.Holder))
 			return
 		}
+	}
+	if req.Method == http.MethodPut {
+		max := f.r.cfg.Limits.MaxFilePutBytes
+		if req.ContentLength > max {
+			fileError(w, http.StatusRequestEntityTooLarge, "bad_request", fmt.Sprintf("a PUT of %d bytes is over this relay's limit of %d (limits.max_file_put_bytes): upload in parts (multipart), as the SDK does", req.ContentLength, max))
+			return
+		}
+		req.Body = http.MaxBytesReader(w, req.Body, max)
 	}
 	f.handler.ServeHTTP(w, req)
 }
@@ -170,10 +186,6 @@ func fileError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(filehttp.ErrorResponse{Error: msg, Code: code})
 }
 
-// authorizeLocal is the default until relays authenticate clients:
-// reading and writing objects is open to whoever reaches the relay's HTTP
-// address (as its links are); listing, deleting and gc are kept to the
-// relay's own machine.
 // parentFilesClient reaches the parent's file service as this relay: it
 // verifies the parent with parent.ca_file and proves itself with its own
 // certificate (tls) or parent.token.
@@ -187,47 +199,23 @@ func parentFilesClient(cfg *config.Config) (*filehttp.Client, error) {
 		return nil, err
 	}
 	co := filehttp.ClientOptions{BaseURL: strings.TrimSuffix(cfg.Parent.URL, "/") + FilesPrefix, HTTPClient: hc}
+	if err := tlsconf.CheckToken(cfg.Parent.URL, cfg.Parent.Token, cfg.Parent.AllowPlaintext); err != nil {
+		return nil, fmt.Errorf("parent.token: %w", err)
+	}
+	if !authenticates(cfg) {
+		// This node cannot tell who its callers are: it never lends them
+		// its own credentials (parentFilesNoCreds says so at start).
+		hc, err = tlsconf.FilesClient(cfg.Parent.URL, tlsconf.ClientOptions{CAFile: cfg.Parent.CAFile})
+		if err != nil {
+			return nil, err
+		}
+		co.HTTPClient = hc
+		return filehttp.NewClient(co)
+	}
 	if token := cfg.Parent.Token; token != "" {
 		co.Authorize = func(req *http.Request) { req.SetBasicAuth(cfg.ID, token) }
 	}
 	return filehttp.NewClient(co)
-}
-
-// authorizeFiles decides the file requests that carry no signed URL.
-// With auth configured (or client certificates), each must come from a
-// known client or relay: a verified client certificate, or HTTP basic auth
-// with the id and its token. Listing, deleting and gc are for the relay's
-// own machine (loopback) instead, like the rest of the admin API.
-func (r *Relay) authorizeFiles(req *http.Request, op filehttp.Op, key string) error {
-	if op != filehttp.OpRead && op != filehttp.OpWrite {
-		return authorizeLocal(req, op, key)
-	}
-	certs := r.cfg.TLS != nil && r.cfg.TLS.ClientCAFile != ""
-	if (r.creds != nil || certs) && tlsconf.PeerID(req.TLS) == "" {
-		id, token, ok := req.BasicAuth()
-		switch {
-		case !ok:
-			return errors.New("this relay requires credentials: HTTP basic auth with your client or relay id and its token")
-		case r.creds == nil:
-			return errors.New("this relay accepts only client certificates")
-		}
-		if err := r.creds.Check(id, token); err != nil {
-			r.log.Warn("file request refused", "id", id, "op", string(op), "reason", err.Error())
-			return fmt.Errorf("%s: %w", id, err)
-		}
-	}
-	return authorizeLocal(req, op, key)
-}
-
-func authorizeLocal(r *http.Request, op filehttp.Op, _ string) error {
-	switch op {
-	case filehttp.OpRead, filehttp.OpWrite:
-		return nil
-	}
-	if fromLoopback(r) {
-		return nil
-	}
-	return fmt.Errorf("%s is allowed only from the relay's own machine", op)
 }
 
 // queuedTTL is how long a snapshot of the queued envelope ids serves

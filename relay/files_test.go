@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/medrelay/medrelay/envelope"
 	"github.com/medrelay/medrelay/filestore"
 	"github.com/medrelay/medrelay/filestore/filehttp"
+	"github.com/medrelay/medrelay/relay"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
@@ -100,7 +102,17 @@ func TestFilesTravelUpTheTree(t *testing.T) {
 // TestFilesGC checks that gc runs only where the storage is, and never
 // removes an object whose envelope is still queued.
 func TestFilesGC(t *testing.T) {
-	n := startNetwork(t)
+	// Main's clock runs 40 days behind while it receives the queued
+	// envelope below, whose id is then young by its clock; the files
+	// service looks at the id's age by the real clock.
+	var behind atomic.Int64
+	behind.Store(int64(40 * 24 * time.Hour))
+	dir := t.TempDir()
+	n := &network{relays: map[string]*relay.Relay{}}
+	n.relays["main"] = startRelayOpts(t, "main", "", filepath.Join(dir, "main"), relay.Options{
+		Now: func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) },
+	})
+	n.relays["county-a"] = startRelay(t, "county-a", n.relays["main"].URL(), filepath.Join(dir, "county-a"))
 	ctx := context.Background()
 	fc := func(url string) *filehttp.Client {
 		c, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: url + "/v1/files/"})
@@ -123,6 +135,7 @@ func TestFilesGC(t *testing.T) {
 		func(e *pb.Envelope) { e.Id = queued }); err != nil {
 		t.Fatal(err)
 	}
+	behind.Store(0)
 	m := fc(n.relays["main"].URL())
 	past := time.Now().Add(-time.Hour)
 	for key, id := range map[string]string{"queued": queued, "old": oldID(t, 40*24*time.Hour), "young": envelope.NewID()} {

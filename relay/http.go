@@ -21,12 +21,12 @@ func (r *Relay) handler() http.Handler {
 	mux.HandleFunc("GET "+hello.Path, r.serveHello)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", r.serveReady)
-	mux.HandleFunc("GET /metrics", r.serveMetrics)
-	mux.HandleFunc("GET /v1/status", r.serveStatus)
-	mux.HandleFunc("GET /v1/audit", r.serveAudit)
-	mux.HandleFunc("GET /v1/audit/verify", r.serveAuditVerify)
-	mux.HandleFunc("GET /v1/deadletters", r.serveDeadLetters)
-	mux.HandleFunc("POST /v1/deadletters/{seq}/replay", r.serveReplay)
+	mux.HandleFunc("GET /metrics", r.admin(false, r.serveMetrics))
+	mux.HandleFunc("GET /v1/status", r.admin(false, r.serveStatus))
+	mux.HandleFunc("GET /v1/audit", r.admin(false, r.serveAudit))
+	mux.HandleFunc("GET /v1/audit/verify", r.admin(false, r.serveAuditVerify))
+	mux.HandleFunc("GET /v1/deadletters", r.admin(false, r.serveDeadLetters))
+	mux.HandleFunc("POST /v1/deadletters/{seq}/replay", r.admin(true, r.serveReplay))
 	mux.Handle(FilesPrefix, r.fileHandler())
 	r.httpLink.Register(mux)
 	return mux
@@ -50,6 +50,10 @@ func (r *Relay) serveHello(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (r *Relay) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if why := r.storeProblem(); why != "" {
+		http.Error(w, why, http.StatusServiceUnavailable)
+		return
+	}
 	if r.uplink != nil {
 		if up := r.uplink.State(); up.State != "connected" {
 			http.Error(w, "parent link is "+up.State, http.StatusServiceUnavailable)
@@ -57,6 +61,19 @@ func (r *Relay) serveReady(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+// storeProblem says why the relay cannot store what it acknowledges, or
+// returns "": acknowledged batches that wait for the store, or a store
+// whose last commit failed.
+func (r *Relay) storeProblem() string {
+	if n, why := r.intake.unapplied(); n > 0 {
+		return fmt.Sprintf("store: %d acknowledged client batches wait to be applied from the intake journal: %s", n, why)
+	}
+	if e := r.store.Stats().CommitError; e != "" {
+		return "store: the last commit failed: " + e
+	}
+	return ""
 }
 
 // Status returns a snapshot of the relay's links and queues.
@@ -69,6 +86,8 @@ func (r *Relay) Status() adminapi.Status {
 		st.CommitGroup = math.Round(float64(cs.Submissions)/float64(cs.Commits)*10) / 10
 	}
 	st.Journal, st.JournalBatches, st.JournalBypassed = r.intake.status()
+	st.JournalUnapplied, _ = r.intake.unapplied()
+	st.StoreError = cs.CommitError
 	r.mu.RLock()
 	if r.uplink != nil {
 		up := r.uplink.State()
@@ -93,6 +112,7 @@ func (r *Relay) Status() adminapi.Status {
 	sort.Slice(st.Children, func(i, j int) bool { return st.Children[i].ID < st.Children[j].ID })
 	sort.Slice(st.Clients, func(i, j int) bool { return st.Clients[i].ID < st.Clients[j].ID })
 	st.DeadLetters = r.store.DeadLetterCount()
+	st.Connections = r.limiter.open()
 	return st
 }
 
@@ -113,6 +133,18 @@ func (r *Relay) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "# TYPE medrelay_commit_submissions_total counter\nmedrelay_commit_submissions_total %d\n", cs.Submissions)
 	fmt.Fprintf(w, "# TYPE medrelay_commit_latency_max_seconds gauge\nmedrelay_commit_latency_max_seconds %g\n", cs.MaxLatency.Seconds())
 	fmt.Fprintf(w, "# TYPE medrelay_dead_letters gauge\nmedrelay_dead_letters %d\n", st.DeadLetters)
+	fmt.Fprintf(w, "# TYPE medrelay_connections_open gauge\nmedrelay_connections_open %d\n", st.Connections)
+	storeOK := 1
+	if st.StoreError != "" {
+		storeOK = 0
+	}
+	fmt.Fprintf(w, "# TYPE medrelay_store_ok gauge\nmedrelay_store_ok %d\n", storeOK)
+	fmt.Fprintf(w, "# TYPE medrelay_journal_unapplied gauge\nmedrelay_journal_unapplied %d\n", st.JournalUnapplied)
+	journalOK := 1
+	if st.Journal != "ok" && st.Journal != "off" {
+		journalOK = 0
+	}
+	fmt.Fprintf(w, "# TYPE medrelay_journal_ok gauge\nmedrelay_journal_ok %d\n", journalOK)
 	up := 0
 	if st.Parent != nil && st.Parent.State == "connected" {
 		up = 1

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"slices"
-	"time"
 
 	"github.com/medrelay/medrelay/link"
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
@@ -15,7 +14,6 @@ type inbox struct {
 	receivers []receiver
 	senders   int
 	active    link.Link
-	lastSeen  time.Time
 	links     map[string]int // connected links by transport
 }
 
@@ -64,11 +62,16 @@ func (r *Relay) serveClient(c link.Link, h *pb.Hello, transport string) {
 	} else {
 		in.senders--
 	}
-	in.lastSeen = time.Now()
 	in.links[transport]--
 	wasActive := in.active == c
 	if wasActive {
 		in.active = nil
+	}
+	// A client with no link left is forgotten, so that the map does not
+	// grow with every id that ever connected; its queue stays on disk.
+	if in.senders == 0 && len(in.receivers) == 0 && in.active == nil && r.inboxes[id] == in {
+		delete(r.inboxes, id)
+		wasActive = false
 	}
 	r.mu.Unlock()
 	if wasActive {

@@ -3,11 +3,16 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/medrelay/medrelay/envelope"
+
 	"github.com/medrelay/medrelay/relay/journal"
 	"github.com/medrelay/medrelay/relay/store"
+
+	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
 
 // A client waits for each of its batches to be durable before it sends
@@ -28,6 +33,9 @@ type durability interface {
 	storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error))
 	// status reports the journal's state for /v1/status.
 	status() (state string, batches, bypassed uint64)
+	// unapplied reports how many acknowledged batches wait for the store
+	// because applying them failed, and why (0 and "" when none wait).
+	unapplied() (int, string)
 	// close ends the journal, if any, before the store closes.
 	close() error
 }
@@ -48,6 +56,8 @@ func (d directIntake) storeClientBatch(_ string, _ [][]byte, items []inbound, no
 
 func (directIntake) status() (string, uint64, uint64) { return "off", 0, 0 }
 
+func (directIntake) unapplied() (int, string) { return 0, "" }
+
 func (directIntake) close() error { return nil }
 
 // journaledIntake acknowledges a client batch once the intake journal
@@ -62,6 +72,7 @@ type journaledIntake struct {
 	why      atomic.Pointer[string]
 	batches  atomic.Uint64 // acknowledged from the journal
 	bypassed atomic.Uint64 // stored without it
+	stall    stall         // batches the store failed to apply (intakestall.go)
 }
 
 // fail stops the journal's use until the relay restarts, saying why.
@@ -69,12 +80,18 @@ func (in *journaledIntake) fail(why string) { in.why.CompareAndSwap(nil, &why) }
 
 func (in *journaledIntake) failed() bool { return in.why.Load() != nil }
 
-func (in *journaledIntake) close() error { return in.j.Close() }
+func (in *journaledIntake) close() error {
+	in.stall.stopRetry()
+	return in.j.Close()
+}
 
 func (in *journaledIntake) status() (state string, batches, bypassed uint64) {
 	state = "ok"
 	if why := in.why.Load(); why != nil {
 		state = "failed: " + *why
+	}
+	if n, why := in.unapplied(); n > 0 {
+		state = fmt.Sprintf("stalled: %d acknowledged batches wait for the store: %s", n, why)
 	}
 	return state, in.batches.Load(), in.bypassed.Load()
 }
@@ -92,6 +109,10 @@ func (r *Relay) openIntake() error {
 	if err != nil {
 		return err
 	}
+	if n, where := j.Dropped(); n > 0 {
+		r.log.Error("intake journal records dropped at a bad checksum: their client batches are lost unless their clients send them again "+
+			"(one record at the end is a write torn by a crash, never acknowledged)", "records", n, "where", strings.Join(where, "; "))
+	}
 	var dones []<-chan error
 	for _, rec := range recs {
 		client, now, raws, err := decodeIntake(rec.Data)
@@ -108,8 +129,9 @@ func (r *Relay) openIntake() error {
 		for _, raw := range raws {
 			in, err := r.accept(p, raw, now)
 			if err != nil {
-				r.log.Warn("journaled envelope refused", "client", client, "id", in.env.GetId(), "reason", err.Error())
-				continue
+				// Acknowledged, so not dropped: a dead letter, with a
+				// receipt to its sender.
+				in = r.refusedOnReplay(raw, now, err)
 			}
 			items = append(items, in)
 		}
@@ -130,15 +152,39 @@ func (r *Relay) openIntake() error {
 		r.intake = directIntake{r}
 		return j.Close()
 	}
-	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j}
+	r.intake = &journaledIntake{r: r, direct: directIntake{r}, j: j, stall: stall{stop: make(chan struct{})}}
 	return nil
+}
+
+// refusedOnReplay makes a dead letter of a journaled envelope that the
+// relay no longer accepts (its config changed since: an id, a limit, a
+// route), which its client was told was stored.
+func (r *Relay) refusedOnReplay(raw []byte, now time.Time, why error) inbound {
+	env, err := envelope.Decode(raw)
+	if err != nil {
+		env = &pb.Envelope{Kind: pb.Kind_KIND_RECEIPT} // unreadable: no receipt
+	}
+	in := inbound{env: env, raw: envelope.AppendHop(raw, r.cfg.ID, now), dead: "refused when the intake journal was applied: " + why.Error()}
+	if _, err := envelope.IDKey(env.Id); err == nil {
+		in.idKey = seenKey(env.Id, false)
+	}
+	return in
 }
 
 // storeClientBatch goes through the journal when it can, and stores the
 // batch directly when it cannot (the journal is full, closing or failed).
 func (in *journaledIntake) storeClientBatch(client string, raws [][]byte, items []inbound, now time.Time, done func(error)) {
 	r := in.r
-	direct := func() { in.direct.storeClientBatch(client, raws, items, now, done) }
+	// While acknowledged batches wait for the store, a batch stored
+	// directly would overtake them: it is refused instead (the client
+	// sends it again later).
+	direct := func() {
+		if err := in.stalledErr(); err != nil {
+			done(err)
+			return
+		}
+		in.direct.storeClientBatch(client, raws, items, now, done)
+	}
 	if in.failed() {
 		direct()
 		return
@@ -158,18 +204,7 @@ func (in *journaledIntake) storeClientBatch(client string, raws [][]byte, items 
 		}
 		in.batches.Add(1)
 		done(nil)
-		r.store.SubmitForwarded(r.applyJournaled(seq, items, now), func(err error) {
-			switch {
-			case err == nil:
-				in.j.Applied(seq)
-			case errors.Is(err, store.ErrClosed):
-				// Applied when the relay starts again.
-			default:
-				in.fail(fmt.Sprintf("record %d not applied: %v", seq, err))
-				r.log.Error("could not apply a journaled client batch; it is applied when the relay restarts",
-					"record", seq, "err", err)
-			}
-		})
+		in.apply(journaled{seq: seq, items: items, now: now})
 	})
 }
 

@@ -61,9 +61,12 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 			}
 			continue
 		}
-		cursor = entries[len(entries)-1].Seq
+		lo, hi := entries[0].Seq, entries[len(entries)-1].Seq
+		cursor = hi
+		r.inFlight.add(queue, lo, hi) // before the expiry check: see inFlight
 		entries = r.dropExpired(queue, entries)
 		if len(entries) == 0 {
+			r.inFlight.remove(queue, lo, hi)
 			<-slots
 			continue
 		}
@@ -73,11 +76,13 @@ func (r *Relay) pump(queue Queue, c link.Link, maxBatch int) {
 		}
 		err = c.SendAsync(ctx, raws, func(ack *pb.Ack, err error) {
 			if err == nil {
-				r.acked(queue, entries, ack)
+				r.acked(queue, entries, ack) // removals join the next commit
 			}
+			r.inFlight.remove(queue, lo, hi)
 			<-slots
 		})
 		if err != nil {
+			r.inFlight.remove(queue, lo, hi)
 			return
 		}
 	}
@@ -150,7 +155,7 @@ func (r *Relay) dropExpired(queue Queue, entries []store.Entry) []store.Entry {
 	err := r.store.Update(func(tx *store.Tx) error {
 		for _, e := range expired {
 			env, err := envelope.Decode(e.Raw)
-			if err != nil {
+			if err != nil || !tx.Queued(string(queue), e.Seq) { // the expiry loop took it
 				continue
 			}
 			if err := r.deadLetter(tx, queue, env, e.Raw, reasonExpired, pb.ReceiptStatus_RECEIPT_STATUS_EXPIRED); err != nil {

@@ -45,6 +45,7 @@ type Relay struct {
 	store  *store.Store
 	intake durability // see intake.go
 	opts   link.Options
+	now    func() time.Time
 
 	httpLn   net.Listener
 	tcpLn    net.Listener
@@ -67,6 +68,8 @@ type Relay struct {
 	ancestry []string // the parent and its ancestors
 	conns    map[link.Link]struct{}
 	files    *fileService // see files.go
+	limiter  *connLimiter // see connlimit.go
+	inFlight inFlight     // entries pumps have sent, unsettled
 }
 
 // Options are what a relay needs besides its config file.
@@ -75,6 +78,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Link tunes heartbeats and windows (defaults: see link.Options).
 	Link link.Options
+	// Now is the relay's clock (default time.Now) for the age of envelope
+	// ids and for dedupe records; tests move it instead of sleeping.
+	Now func() time.Time
+	// StoreFault, when set, is called in every store commit; an error
+	// fails the commit as a full disk would. Only tests set it.
+	StoreFault func() error
 	// QUICConn, when set, carries the QUIC listener instead of a socket
 	// bound to listen.quic (tests use it to drop packets on purpose).
 	QUICConn net.PacketConn
@@ -86,12 +95,16 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("relay", cfg.ID)
+	cfg.Limits.FillDefaults() // for configs not made by config.Parse
 	opts.Link.MaxFrame = cfg.Limits.MaxFrameBytes
 	files, err := openFiles(context.Background(), cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + time.Hour})
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{DedupeTTL: cfg.Limits.MaxTTL + config.MaxClockSkew, Now: opts.Now, Fault: opts.StoreFault})
 	if err != nil {
 		return nil, err
 	}
@@ -101,13 +114,16 @@ func New(cfg *config.Config, opts Options) (*Relay, error) {
 		return nil, fmt.Errorf("load routes: %w", err)
 	}
 	r := &Relay{
-		cfg: cfg, log: log, store: st, opts: opts.Link,
+		cfg: cfg, log: log, store: st, opts: opts.Link, now: opts.Now,
 		routes:   routes,
 		children: make(map[string]*childLink),
 		inboxes:  make(map[string]*inbox),
 		conns:    make(map[link.Link]struct{}),
 		files:    files,
+		limiter:  newConnLimiter(cfg.Limits.MaxConnections, cfg.Limits.MaxConnectionsPerAddress, log),
 	}
+	opts.Link.MaxHello = cfg.Limits.MaxHelloBytes
+	r.opts = opts.Link
 	if err := r.setupSecurity(); err != nil {
 		st.Close()
 		return nil, err
@@ -139,11 +155,13 @@ func (r *Relay) listen() error {
 	if r.httpLn, err = net.Listen("tcp", r.cfg.Listen.HTTP); err != nil {
 		return fmt.Errorf("listen.http %s: %w", r.cfg.Listen.HTTP, err)
 	}
+	r.httpLn = &limitedListener{Listener: r.httpLn, l: r.limiter, transport: "http"}
 	if r.cfg.Listen.TCP != "" {
 		if r.tcpLn, err = net.Listen("tcp", r.cfg.Listen.TCP); err != nil {
 			r.httpLn.Close()
 			return fmt.Errorf("listen.tcp %s: %w", r.cfg.Listen.TCP, err)
 		}
+		r.tcpLn = &limitedListener{Listener: r.tcpLn, l: r.limiter, transport: "tcp"}
 		if r.tls != nil {
 			r.tcpLn = tls.NewListener(r.tcpLn, tlsconf.ForLink(r.tls))
 		}
@@ -177,7 +195,8 @@ func (r *Relay) TCPAddr() string {
 func (r *Relay) Start() {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.httpLink = r.newHTTPLink()
-	r.srv = &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
+	lim := r.cfg.Limits
+	r.srv = &http.Server{Handler: bodyDeadline(r.handler(), lim.HTTPBodyTimeout), ReadHeaderTimeout: min(10*time.Second, lim.HTTPBodyTimeout), IdleTimeout: lim.HTTPIdleTimeout}
 	r.goRun(func() {
 		var err error
 		if r.tls != nil {
@@ -197,6 +216,7 @@ func (r *Relay) Start() {
 		r.goRun(r.quicAcceptLoop)
 	}
 	r.goRun(r.maintain)
+	r.goRun(r.expireLoop)
 	if r.uplink != nil {
 		r.goRun(func() { r.uplink.run(r.ctx) })
 	}
@@ -263,7 +283,10 @@ func (r *Relay) maintain() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
-			if n, err := r.store.PruneSeen(time.Now()); err != nil {
+			if _, err := r.store.PruneGrants(r.now()); err != nil {
+				r.log.Warn("prune file read grants", "err", err)
+			}
+			if n, err := r.store.PruneSeen(r.now()); err != nil {
 				r.log.Warn("prune dedupe records", "err", err)
 			} else if n > 0 {
 				r.log.Debug("pruned dedupe records", "count", n)

@@ -76,7 +76,7 @@ func (h *peerHandler) Announce(subtree []string) {
 
 func (h *peerHandler) Batch(b *pb.Batch, ack func([]*pb.Rejection)) {
 	r := h.r
-	now := time.Now()
+	now := r.now()
 	var items []inbound
 	var raws [][]byte // accepted, as sent: what the journal keeps
 	var rejected []*pb.Rejection
@@ -124,6 +124,9 @@ func (r *Relay) accept(p peer, raw []byte, now time.Time) (inbound, error) {
 	if err := r.checkSender(p, env); err != nil {
 		return in, err
 	}
+	if err := r.checkAge(env.Id, now); err != nil {
+		return in, err
+	}
 	in.idKey = seenKey(env.Id, p.kind == peerParent)
 	if audit.IsEvent(env) {
 		return r.acceptAuditRecord(p, raw, in, now)
@@ -161,6 +164,26 @@ func (r *Relay) checkSender(p peer, env *pb.Envelope) error {
 		if via != p.id {
 			return fmt.Errorf("from relay %s is not in the subtree of child %s", env.From.Relay, p.id)
 		}
+	}
+	return nil
+}
+
+// checkAge refuses an envelope whose id (a UUIDv7, dated by its sender)
+// is older than limits.max_ttl or more than config.MaxClockSkew ahead of
+// now: the relay remembers ids for that window after receiving them, so a
+// retransmission it accepts is always recognised as one.
+func (r *Relay) checkAge(id string, now time.Time) error {
+	t, err := envelope.IDTime(id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case now.Sub(t) > r.cfg.Limits.MaxTTL:
+		return fmt.Errorf("id %s was made %s ago, longer than limits.max_ttl %s: send it again as a new envelope (with a new id)",
+			id, now.Sub(t).Round(time.Second), r.cfg.Limits.MaxTTL)
+	case t.Sub(now) > config.MaxClockSkew:
+		return fmt.Errorf("id %s is dated %s ahead of this relay's clock, more than the %s allowed: check the sender's clock",
+			id, t.Sub(now).Round(time.Second), config.MaxClockSkew)
 	}
 	return nil
 }
@@ -209,15 +232,22 @@ func seenKey(id string, fromParent bool) []byte {
 func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error {
 	for i := range items {
 		in := &items[i]
-		dup, err := tx.Seen(in.idKey)
-		if err != nil {
-			return err
-		}
-		if dup {
-			continue
+		if in.idKey != nil { // nil: an unreadable id, dead-lettered as it is
+			dup, err := tx.Seen(in.idKey)
+			if err != nil {
+				return err
+			}
+			if dup {
+				continue
+			}
 		}
 		if in.audit {
-			if err := tx.Audit(now, in.env.Body); err != nil {
+			if in.dead != "" {
+				// Kept aside, no receipt: the sender is a relay.
+				if err := tx.DeadLetter(string(auditQueue), in.raw, in.dead); err != nil {
+					return err
+				}
+			} else if err := tx.Audit(now, in.env.Body); err != nil {
 				return err
 			}
 			continue
@@ -230,7 +260,9 @@ func (r *Relay) storeInbound(tx *store.Tx, items []inbound, now time.Time) error
 			if err := r.deadLetter(tx, inboundQueue, in.env, in.raw, in.dead, status); err != nil {
 				return err
 			}
-		} else if _, err := tx.Enqueue(string(in.queue), in.raw); err != nil {
+		} else if _, err := tx.Enqueue(string(r.reroute(in.queue, in.env.To)), in.raw); err != nil {
+			return err
+		} else if err := r.grantFiles(tx, in.queue, in.env, now); err != nil {
 			return err
 		}
 		if in.auditRec != nil {

@@ -29,6 +29,11 @@ func startRelay(t testing.TB, id, parentURL, dataDir string) *relay.Relay {
 // startRelayWith is startRelay with a chance to change the config.
 func startRelayWith(t testing.TB, id, parentURL, dataDir string, change func(*config.Config)) *relay.Relay {
 	t.Helper()
+	return startRelayWithOpts(t, id, parentURL, dataDir, change, relay.Options{Link: fastLink, Logger: testLogger(t)})
+}
+
+func startRelayWithOpts(t testing.TB, id, parentURL, dataDir string, change func(*config.Config), opts relay.Options) *relay.Relay {
+	t.Helper()
 	cfg := &config.Config{
 		ID: id, Role: config.RoleMain, DataDir: dataDir,
 		Listen: config.Listen{HTTP: "127.0.0.1:0", TCP: "127.0.0.1:0", Prefer: "tcp"},
@@ -41,7 +46,7 @@ func startRelayWith(t testing.TB, id, parentURL, dataDir string, change func(*co
 	if change != nil {
 		change(cfg)
 	}
-	r, err := relay.New(cfg, relay.Options{Link: fastLink, Logger: testLogger(t)})
+	r, err := relay.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/medrelay/medrelay/link"
@@ -30,11 +31,21 @@ func (r *Relay) setupSecurity() error {
 		r.tls = tc
 	}
 	if a := r.cfg.Auth; a != nil {
-		creds, err := auth.Open(a.CredentialsFile)
+		creds, err := auth.Open(a.CredentialsFile, auth.Options{Relays: a.Relays})
 		if err != nil {
 			return fmt.Errorf("auth.credentials_file: %w", err)
 		}
 		r.creds = creds
+		if legacy := creds.Legacy(); len(legacy) > 0 {
+			r.log.Warn("credentials without a role (written before roles): they act as clients, except the ids under auth.relays, which act as relays; add roles with medrelay credentials add --role",
+				"file", a.CredentialsFile, "ids", strings.Join(legacy, ","))
+		}
+		if r.tls == nil {
+			r.log.Warn("AUTH WITHOUT TLS: tokens cross the network in the clear (auth.allow_plaintext: true); use this on a test bench only")
+		}
+	}
+	if p := r.cfg.Parent; p != nil && r.cfg.FileStore == nil && !authenticates(r.cfg) && p.Token != "" {
+		r.log.Warn("file requests go to the parent without this node's credentials: this node has no auth, so it cannot tell who its callers are and never lends them parent.token; turn auth on to serve files from a parent that requires credentials")
 	}
 	return nil
 }
@@ -79,7 +90,14 @@ func (r *Relay) quicAcceptLoop() {
 			r.log.Warn("accept", "transport", "quic", "err", err)
 			continue
 		}
+		release, err := r.limiter.acquire(qc.RemoteAddr())
+		if err != nil {
+			r.limiter.refuse("quic", qc.RemoteAddr(), err)
+			qc.CloseWithError(quiclink.CodeRefused, "connection refused: "+err.Error())
+			continue
+		}
 		r.goRun(func() {
+			defer release()
 			s, err := quiclink.AcceptStream(qc, link.HandshakeTimeout)
 			if err != nil {
 				r.log.Debug("quic connection without a link stream", "remote", qc.RemoteAddr().String(), "err", err)
@@ -97,6 +115,7 @@ func (r *Relay) newHTTPLink() *httplink.Server {
 		IdleTimeout: r.linkTimeout(),
 		Window:      r.opts.Window,
 		MaxBody:     r.cfg.Limits.MaxFrameBytes,
+		MaxHello:    r.cfg.Limits.MaxHelloBytes,
 		Logger:      r.log,
 	})
 }
@@ -145,21 +164,36 @@ func (r *Relay) admit(h *pb.Hello, token string, cs *tls.ConnectionState) error 
 	return nil
 }
 
-// authenticate checks that the dialer is who its hello says: a verified
-// client certificate for that id, or a token whose hash is on file.
+// authenticate checks that the dialer is who its hello says, a client or
+// a relay, and that its credential has that role: a verified client
+// certificate for that id, or a token whose hash is on file. A client's
+// credential never opens a relay link, nor a relay's a client link.
 func (r *Relay) authenticate(h *pb.Hello, token string, cs *tls.ConnectionState) error {
-	id := h.ClientId + h.RelayId
+	kind, id, want := "client", h.ClientId, auth.RoleClient
+	if h.RelayId != "" {
+		kind, id, want = "relay", h.RelayId, auth.RoleRelay
+	}
+	var ident auth.Identity
 	if certID := tlsconf.PeerID(cs); certID != "" {
 		if certID != id {
-			return fmt.Errorf("%w: certificate %q, hello %q", errCertMismatch, certID, id)
+			return fmt.Errorf("%w: certificate %q, hello %s %q", errCertMismatch, certID, kind, id)
 		}
-		return nil
+		if r.creds == nil {
+			return nil
+		}
+		ident = r.creds.Lookup(id)
+	} else {
+		if r.creds == nil {
+			return nil
+		}
+		var err error
+		if ident, err = r.creds.Check(id, token); err != nil {
+			return fmt.Errorf("%s %s: %w", kind, id, err)
+		}
 	}
-	if r.creds == nil {
-		return nil
-	}
-	if err := r.creds.Check(id, token); err != nil {
-		return fmt.Errorf("%s %s: %w", map[bool]string{true: "relay", false: "client"}[h.RelayId != ""], id, err)
+	if ident.Role != want {
+		return fmt.Errorf("%s %s: %w: its credential has role %s, and a %s link needs role %s (medrelay credentials add --role %s%s)",
+			kind, id, auth.ErrRole, ident.Role, kind, want, want, map[bool]string{true: " --subtree ...", false: ""}[want == auth.RoleRelay])
 	}
 	return nil
 }
@@ -178,9 +212,21 @@ func (r *Relay) ancestors() []string {
 // that is routed through another child whose link is up (that child
 // holds it; a relay that moved can be announced once its old child link
 // is down).
+//
+// With auth on, a child may announce only the relays its credential
+// allows (auth.Identity.MayAnnounce).
 func (r *Relay) checkSubtree(child string, subtree []string) error {
 	if !slices.Contains(subtree, child) {
 		return fmt.Errorf("child %s must announce itself in its subtree", child)
+	}
+	if r.creds != nil {
+		ident := r.creds.Lookup(child)
+		for _, id := range subtree {
+			if !ident.MayAnnounce(id) {
+				return fmt.Errorf("child %s: %w: it announced %s, which its credential does not allow (allowed: %s; medrelay credentials add --role relay --subtree ... adds it)",
+					child, auth.ErrRole, id, strings.Join(append([]string{child}, ident.Subtree...), ","))
+			}
+		}
 	}
 	anc := r.ancestors()
 	r.mu.RLock()

@@ -33,6 +33,7 @@ func (r *Relay) newUplink() *uplink {
 		Transport:      p.Transport,
 		TLS:            r.parentTLS(),
 		Token:          p.Token,
+		AllowPlaintext: p.AllowPlaintext,
 		Link:           r.opts,
 		RetryPreferred: p.RetryPreferred,
 		Hello: func() *pb.Hello {

@@ -63,3 +63,30 @@ func TestAuditQueryAndVerify(t *testing.T) {
 		t.Errorf("audit verify: %q, %v", out, err)
 	}
 }
+
+// An envelope sent with --ttl 2s to a client that stays offline expires on
+// time: main shows the dead letter and the sender receives an EXPIRED
+// receipt, with the target never connecting.
+func TestExpiryReachesTheSenderWhileTheTargetStaysOffline(t *testing.T) {
+	dir := t.TempDir()
+	main := newRelay(t, dir, "main", nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id, err := ctl(t, ctx, "send", "--relay", main.URL, "--id", "urgent", "--to", "main/offline", "--command", "consult.request", "--ttl", "2s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = strings.TrimSpace(id)
+	waitFor(t, "the dead letter", func() bool { return main.Status().DeadLetters == 1 })
+	list, err := ctl(t, ctx, "deadletters", "--relay", main.URL)
+	if err != nil || !strings.Contains(list, "expired before delivery") || !strings.Contains(list, id) {
+		t.Fatalf("deadletters listed %q, %v", list, err)
+	}
+	got, err := ctl(t, ctx, "listen", "--relay", main.URL, "--id", "urgent", "--count", "1", "--timeout", "20s", "--json")
+	if err != nil || !strings.Contains(got, "RECEIPT_STATUS_EXPIRED") || !strings.Contains(got, id) {
+		t.Fatalf("the sender's receipt: %q, %v", got, err)
+	}
+	if q := main.Status().Queues["client/offline"]; q != 0 {
+		t.Errorf("client/offline still holds %d", q)
+	}
+}

@@ -22,6 +22,9 @@ func TestDemoOnce(t *testing.T) {
 		"township-a1/clinic-7 received consult.reply",
 		"county-a/clinic-12 came online and received study.ready",
 		"All 6 steps succeeded.",
+		"county-b/gw-b downloaded and verified 24 instances (SHA-256) and stored 24 at VIEWER_B",
+		"the viewer VIEWER_B holds all 24 of 24 instances",
+		"All 5 imaging steps succeeded.",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

@@ -61,6 +61,7 @@ func freePort(t testing.TB) int {
 type relayProc struct {
 	t        testing.TB
 	http     *http.Client // nil: http.DefaultClient
+	admin    string       // a token with role admin, when auth is on
 	ID       string
 	URL      string
 	cfgPath  string
@@ -183,7 +184,11 @@ func (p *relayProc) Log() string {
 // Status reads the relay's /v1/status.
 func (p *relayProc) Status() adminapi.Status {
 	var st adminapi.Status
-	resp, err := p.client().Get(p.URL + "/v1/status")
+	req, _ := http.NewRequest(http.MethodGet, p.URL+"/v1/status", nil)
+	if p.admin != "" {
+		req.Header.Set("Authorization", "Bearer "+p.admin)
+	}
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return st
 	}

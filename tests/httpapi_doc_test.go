@@ -49,7 +49,7 @@ func TestHTTPAPIDocCurlExamples(t *testing.T) {
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "creds.txt")
 	token := medrelay(t, "credentials", "add", "--file", creds, "--id", "clinic-7")
-	p := newRelay(t, dir, "main", nil, "auth:\n  credentials_file: "+creds+"\n")
+	p := newRelay(t, dir, "main", nil, "auth:\n  credentials_file: "+creds+"\n  allow_plaintext: true\n")
 	script := "set -e\n"
 	for _, c := range cmds {
 		script += c + "\necho\necho '-----'\n"

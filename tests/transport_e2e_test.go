@@ -89,7 +89,7 @@ func TestTransportMatrixWithTLS(t *testing.T) {
 			t.Fatalf("county-tcp status does not show clinic-%s via %s: %+v", down, down, counties["tcp"].Status().Clients)
 		}
 	}
-	out, err := ctl(t, ctx, "status", "--relay", counties["quic"].URL, "--ca-file", n.ca)
+	out, err := ctl(t, ctx, "status", "--relay", counties["quic"].URL, "--ca-file", n.ca, "--token", counties["quic"].admin)
 	if err != nil || !strings.Contains(out, "via quic") || !strings.Contains(out, "via http") {
 		t.Fatalf("medrelayctl status: %v\n%s", err, out)
 	}

@@ -174,7 +174,18 @@ func TestAuthenticationFailuresAreRefusedAndLogged(t *testing.T) {
 	}
 	h = *hh
 	tcpT, _ := h.Choose("tcp")
-	tokB := n.credential("main", "county-b")
+	// A clinic's token never opens a relay link (the probe of issue 12).
+	tokX := n.credential("main", "clinic-x")
+	_, _, err = rhello.Connect(ctx, main.URL, tcpT, &pb.Hello{RelayId: "clinic-x", Subtree: []string{"clinic-x", "county-b"}}, rhello.DialOptions{TLS: tc, Token: tokX, Link: link.Options{}})
+	if err == nil || !strings.Contains(err.Error(), "role client") {
+		t.Fatalf("a clinic's token as a relay: got %v, want a refusal naming the role", err)
+	}
+	if !strings.Contains(main.Log(), `reason="relay clinic-x: permission denied: its credential has role client`) {
+		t.Fatal("main did not log the clinic's refused relay link")
+	}
+	// county-b's credential allows more than the tree does: the tree's
+	// own checks still refuse relays above it or under another child.
+	tokB := n.credential("main", "county-b", "--role", "relay", "--subtree", "county-a,main")
 	for _, subtree := range [][]string{{"county-b", "county-a"}, {"county-b", "main"}} {
 		_, _, err := rhello.Connect(ctx, main.URL, tcpT, &pb.Hello{RelayId: "county-b", Subtree: subtree}, rhello.DialOptions{TLS: tc, Token: tokB, Link: link.Options{}})
 		if err == nil || !strings.Contains(err.Error(), "refused") {

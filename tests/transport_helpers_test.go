@@ -54,9 +54,10 @@ func medrelay(t testing.TB, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// credential adds id to relay's credentials file and returns its token.
-func (n *secNet) credential(relayID, id string) string {
-	return medrelay(n.t, "credentials", "add", "--file", filepath.Join(n.dir, relayID+"-creds.txt"), "--id", id)
+// credential adds id to relay's credentials file and returns its token;
+// extra flags give a role (--role relay --subtree ...).
+func (n *secNet) credential(relayID, id string, extra ...string) string {
+	return medrelay(n.t, append([]string{"credentials", "add", "--file", filepath.Join(n.dir, relayID+"-creds.txt"), "--id", id}, extra...)...)
 }
 
 // freeUDPPort returns a loopback UDP port that was free a moment ago.
@@ -97,10 +98,10 @@ auth:
 		filepath.Join(n.dir, id+"-creds.txt"))
 	if parent != nil {
 		cfg += fmt.Sprintf("parent:\n  url: %s\n  transport: %s\n  ca_file: %s\n  token: %s\n",
-			parent.URL, parentTransport, n.ca, n.credential(parent.ID, id))
+			parent.URL, parentTransport, n.ca, n.credential(parent.ID, id, "--role", "relay"))
 	}
 	os.MkdirAll(filepath.Join(n.dir, id), 0o755)
-	p := &relayProc{t: n.t, http: n.https, ID: id, URL: fmt.Sprintf("https://127.0.0.1:%d", httpPort),
+	p := &relayProc{t: n.t, http: n.https, admin: n.credential(id, "test-admin", "--role", "admin"), ID: id, URL: fmt.Sprintf("https://127.0.0.1:%d", httpPort),
 		cfgPath: filepath.Join(n.dir, id, "relay.yaml"), logPath: filepath.Join(n.dir, id, "relay.log")}
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o644); err != nil {
 		n.t.Fatal(err)

@@ -1,6 +1,12 @@
-// Command dicomgw is medrelay's DICOM gateway tool: DICOM network clients
-// (echo, store, find, move), a storage SCP (scp) and a file dumper (dump).
+// Command dicomgw is medrelay's DICOM gateway: the gateway itself (serve,
+// check-config, studies, send-study; see docs/gateway.md), DICOM network
+// clients (echo, store, find, move), a storage SCP (scp) and a file dumper
+// (dump).
 //
+//	dicomgw serve        --config FILE
+//	dicomgw check-config --config FILE
+//	dicomgw studies      --gateway URL [--study UID] [--json] [--watch]
+//	dicomgw send-study   --gateway URL --study UID --from PEER_AET --to RELAY/GW [--destination AET] [--wait]
 //	dicomgw echo  --host H --port P [--aet OURS] [--called THEIRS]
 //	dicomgw store --host H --port P [--aet OURS] [--called THEIRS] PATH...
 //	dicomgw scp   --port P --aet AET --dir DIR
@@ -38,11 +44,22 @@ var commands = map[string]func(context.Context, []string) error{
 	"find":  runFind,
 	"move":  runMove,
 	"dump":  runDump,
+
+	"serve":        runServe,
+	"check-config": runCheckConfig,
+	"studies":      runStudies,
+	"send-study":   runSendStudy,
 }
 
 const usage = `usage: dicomgw COMMAND [flags] [args]
 
-commands:
+gateway:
+  serve        --config FILE                                       run the imaging gateway
+  check-config --config FILE                                       validate a gateway config
+  studies      --gateway URL [--study UID] [--json] [--watch]      studies sent and received, with counts
+  send-study   --gateway URL --study UID --from AET --to R/GW      pull a study from a peer and send it
+
+tools:
   echo   --host H --port P [--aet OURS] [--called THEIRS]          C-ECHO a peer
   store  --host H --port P [--aet] [--called] PATH...              C-STORE files and directories
   scp    --port P --aet AET --dir DIR                              receive C-ECHO and C-STORE
@@ -55,7 +72,7 @@ Run "dicomgw COMMAND -h" for the flags of a command.`
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprintln(os.Stderr, usage)
-		return usageErrorf("no command given (want one of echo, store, scp, find, move, dump)")
+		return usageErrorf("no command given (want one of serve, check-config, studies, send-study, echo, store, scp, find, move, dump)")
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Println(usage)
@@ -64,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintln(os.Stderr, usage)
-		return usageErrorf("unknown command %q (want one of echo, store, scp, find, move, dump)", args[0])
+		return usageErrorf("unknown command %q (want one of serve, check-config, studies, send-study, echo, store, scp, find, move, dump)", args[0])
 	}
 	return cmd(ctx, args[1:])
 }

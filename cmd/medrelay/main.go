@@ -3,6 +3,7 @@
 //
 //	medrelay serve --config FILE
 //	medrelay check-config --config FILE
+//	medrelay store check --config FILE | --data-dir DIR
 //	medrelay demo [--once] [--dir DIR]
 //	medrelay certs init --dir DIR --relays main,county-a,... [--hosts NAME,...]
 //	medrelay credentials add --file FILE --id ID
@@ -27,6 +28,8 @@ const usage = `usage: medrelay COMMAND [flags]
 commands:
   serve --config FILE          run a main or node relay
   check-config --config FILE   validate a configuration file and exit
+  store check --config FILE | --data-dir DIR
+                               check a stopped relay's relay.db page by page
   demo [--once] [--dir DIR]    run a demonstration network in one process
   certs init --dir DIR --relays main,county-a,... [--hosts NAME,...]
                                make a small CA and a certificate per relay
@@ -56,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version":
 		fmt.Fprintln(stdout, "medrelay", relay.Version)
 		return nil
+	case "store":
+		return runStore(args[1:], stdout, stderr)
 	case "certs":
 		return runCerts(args[1:], stdout, stderr)
 	case "credentials":

@@ -61,6 +61,7 @@ func replayDeadLetter(ctx context.Context, cf *connFlags, base string, seq uint6
 	if err != nil {
 		return fmt.Errorf("%w: --relay %q: %v", errUsage, base, err)
 	}
+	cf.authorize(req)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach relay: %w", err)

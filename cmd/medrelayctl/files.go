@@ -124,6 +124,10 @@ func saveFiles(ctx context.Context, c *client.Client, e *client.Envelope, dir st
 		return fmt.Errorf("--save-dir: %w", err)
 	}
 	for _, ref := range e.Files {
+		if strings.HasSuffix(ref.GetKey(), "/") {
+			fmt.Fprintf(stderr, "envelope %s: %s is a prefix: it lets this client read the files under it, which the envelope names otherwise\n", e.Id, ref.GetKey())
+			continue
+		}
 		name := client.FileName(ref)
 		path := filepath.Join(dir, name)
 		bar := progress.New(stderr, progress.Options{Label: "download " + name})
@@ -152,15 +156,21 @@ func runFiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		older = fs.String("older-than", "", "also remove objects older than this, like 30d or 12h (default: only expired ones)")
 		dryRun = fs.Bool("dry-run", false, "count what would be removed, remove nothing")
 	}
-	caFile := fs.String("ca-file", "", "CA certificate that verifies an https:// relay (default: the system roots)")
+	cf := addAuthFlags(fs)
 	if err := parse(fs, args[1:], "relay"); err != nil {
 		return err
 	}
-	hc, err := tlsconf.FilesClient(*relayURL, tlsconf.ClientOptions{CAFile: *caFile})
+	if err := cf.check(); err != nil {
+		return err
+	}
+	if err := tlsconf.CheckToken(*relayURL, cf.token, cf.allowPlaintext); err != nil {
+		return fmt.Errorf("%w: %v (--allow-plaintext)", errUsage, err)
+	}
+	hc, err := tlsconf.FilesClient(*relayURL, tlsconf.ClientOptions{CAFile: cf.caFile})
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	fc, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(*relayURL, "/") + "/v1/files/", HTTPClient: hc})
+	fc, err := filehttp.NewClient(filehttp.ClientOptions{BaseURL: strings.TrimSuffix(*relayURL, "/") + "/v1/files/", HTTPClient: hc, Authorize: cf.authorize})
 	if err != nil {
 		return fmt.Errorf("%w: --relay: %v", errUsage, err)
 	}

@@ -113,6 +113,9 @@ func printStatus(w io.Writer, st *adminapi.Status) {
 		fmt.Fprintf(w, "intake journal: %s, %d client batches acknowledged from it, %d stored without it\n",
 			st.Journal, st.JournalBatches, st.JournalBypassed)
 	}
+	if st.StoreError != "" {
+		fmt.Fprintf(w, "store: NOT WRITING, the last commit failed: %s\n", st.StoreError)
+	}
 }
 
 // get fetches path from the relay's admin API.
@@ -132,9 +135,7 @@ func get(ctx context.Context, cf *connFlags, base, path string, query map[string
 		}
 	}
 	req.URL.RawQuery = q.Encode()
-	if cf.token != "" {
-		req.Header.Set("Authorization", "Bearer "+cf.token)
-	}
+	cf.authorize(req)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("reach relay: %w", err)

@@ -8,7 +8,7 @@ import (
 )
 
 // serveAssoc answers requests until the peer releases or aborts.
-func (s *Server) serveAssoc(a *ul.Assoc) error {
+func (s *Server) serveAssoc(a *ul.Assoc, id uint64) error {
 	for {
 		pcID, raw, err := a.ReadCommand()
 		if err != nil {
@@ -19,18 +19,18 @@ func (s *Server) serveAssoc(a *ul.Assoc) error {
 			a.Abort()
 			return err
 		}
-		if err := s.dispatch(a, pcID, cmd); err != nil {
+		if err := s.dispatch(a, pcID, cmd, id); err != nil {
 			return err
 		}
 	}
 }
 
-func (s *Server) dispatch(a *ul.Assoc, pcID byte, cmd *Command) error {
+func (s *Server) dispatch(a *ul.Assoc, pcID byte, cmd *Command, id uint64) error {
 	switch cmd.CommandField {
 	case CEchoRQ:
 		return s.respond(a, pcID, cmd, CEchoRSP, StatusSuccess, "")
 	case CStoreRQ:
-		return s.store(a, pcID, cmd)
+		return s.store(a, pcID, cmd, id)
 	case CCancelRQ:
 		return nil // nothing of ours is cancellable
 	}
@@ -60,7 +60,7 @@ func (s *Server) respond(a *ul.Assoc, pcID byte, rq *Command, field uint16, st S
 	return nil
 }
 
-func (s *Server) store(a *ul.Assoc, pcID byte, cmd *Command) error {
+func (s *Server) store(a *ul.Assoc, pcID byte, cmd *Command, id uint64) error {
 	pc, _ := a.Context(pcID)
 	if !cmd.HasDataSet {
 		return s.respond(a, pcID, cmd, CStoreRSP, StatusCannotUnderstand, "C-STORE without a data set")
@@ -79,6 +79,7 @@ func (s *Server) store(a *ul.Assoc, pcID byte, cmd *Command) error {
 		SOPInstanceUID:   cmd.AffectedSOPInstanceUID,
 		TransferSyntax:   pc.TransferSyntaxes[0],
 		MoveOriginatorAE: cmd.MoveOriginatorAE,
+		AssocID:          id,
 	}
 	st, err := s.opts.Store.Store(s.ctx, in, data)
 	s.emit(Event{Remote: a.RemoteAddr().String(), CallingAE: in.CallingAE, Store: in, Status: st, Err: err})

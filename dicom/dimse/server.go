@@ -20,6 +20,9 @@ type IncomingStore struct {
 	SOPInstanceUID      string
 	TransferSyntax      string // of the data set, as negotiated
 	MoveOriginatorAE    string // set when the store is a C-MOVE sub-operation
+	// AssocID numbers the association within its Server (from 1), so a
+	// handler can group stores by association; Event.AssocID matches it.
+	AssocID uint64
 }
 
 // StoreHandler receives the instances of C-STORE requests.
@@ -34,6 +37,8 @@ type StoreHandler interface {
 type Event struct {
 	Remote    string
 	CallingAE string
+	CalledAE  string         // set for the end of an association
+	AssocID   uint64         // the association's number (see IncomingStore.AssocID)
 	Store     *IncomingStore // set for a store
 	Status    Status
 	Err       error
@@ -44,6 +49,10 @@ type ServerOptions struct {
 	// AETitle is the title we answer to; a request calling another title
 	// is rejected (called AE title not recognized). Empty accepts any.
 	AETitle string
+	// AcceptCalledAE, when set, decides instead of AETitle which called
+	// titles are answered (a gateway answers several). Titles come
+	// trimmed of padding.
+	AcceptCalledAE func(title string) bool
 	// Store handles C-STORE; nil offers C-ECHO only.
 	Store StoreHandler
 	// AcceptSOPClass decides which abstract syntaxes to accept besides
@@ -66,6 +75,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	active atomic.Int64
+	nextID atomic.Uint64
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -168,15 +178,18 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	defer s.track(a, false)
-	err = s.serveAssoc(a)
+	id := s.nextID.Add(1)
+	err = s.serveAssoc(a, id)
 	if errors.Is(err, ul.ErrReleased) {
 		err = nil
 	}
-	s.emit(Event{Remote: remote, CallingAE: a.Request().CallingAE, Err: err})
+	s.emit(Event{Remote: remote, CallingAE: a.Request().CallingAE, CalledAE: strings.TrimSpace(a.Request().CalledAE), AssocID: id, Err: err})
 }
 
 func (s *Server) decide(rq *ul.AssociateRQ, active int64) ul.Decision {
-	if s.opts.AETitle != "" && !strings.EqualFold(strings.TrimSpace(rq.CalledAE), s.opts.AETitle) {
+	called := strings.TrimSpace(rq.CalledAE)
+	if accept := s.opts.AcceptCalledAE; accept != nil && !accept(called) ||
+		accept == nil && s.opts.AETitle != "" && !strings.EqualFold(called, s.opts.AETitle) {
 		return ul.Decision{Reject: &ul.AssociateRJ{Result: ul.RejectPermanent, Source: ul.RejectSourceUser, Reason: ul.RejectCalledAE}}
 	}
 	if active > int64(s.opts.MaxAssociations) {

@@ -21,8 +21,11 @@ import (
 type DialOptions struct {
 	// TLS verifies the relay (nil for an http:// relay: no TLS).
 	TLS *tls.Config
-	// Token authenticates the dialer (Hello.token, or a bearer header on HTTP).
+	// Token authenticates the dialer (Hello.token, or a bearer header on
+	// HTTP). It is sent only under TLS (TLS set), unless AllowPlaintext.
 	Token string
+	// AllowPlaintext sends Token without TLS, in the clear (a test bench).
+	AllowPlaintext bool
 	// Link tunes heartbeats, timeouts and windows.
 	Link link.Options
 	// HTTP makes the HTTP link's requests (default: tlsconf.HTTPClient(TLS)).
@@ -34,6 +37,11 @@ type DialOptions struct {
 // Connect opens a link over t to the relay at base and greets it with h.
 // A refusal wraps link.ErrRefused with the relay's reason.
 func Connect(ctx context.Context, base string, t Transport, h *pb.Hello, o DialOptions) (link.Link, *pb.Welcome, error) {
+	if o.Token != "" && o.TLS == nil && !o.AllowPlaintext {
+		// Without TLS nothing verifies the relay (QUIC would accept any
+		// certificate): the token would go to whoever answers.
+		return nil, nil, fmt.Errorf("%w: %s is not https://; use the relay's https:// URL (with its CA file), or allow plaintext on a test bench", tlsconf.ErrPlaintextToken, base)
+	}
 	if t.Name == "http" {
 		hc := o.HTTP
 		if hc == nil {

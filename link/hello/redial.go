@@ -31,8 +31,11 @@ type RedialOptions struct {
 	Transport string
 	// TLS verifies the relay (CAFile) and may present a client certificate.
 	TLS tlsconf.ClientOptions
-	// Token authenticates the dialer.
+	// Token authenticates the dialer; it is sent only to a relay verified
+	// by TLS (an https:// URL), unless AllowPlaintext.
 	Token string
+	// AllowPlaintext sends Token to an http:// relay, in the clear.
+	AllowPlaintext bool
 	// Link tunes heartbeats, timeouts and windows.
 	Link link.Options
 	// RetryPreferred is how often a link on a fallback transport probes
@@ -86,7 +89,10 @@ func NewRedialer(o RedialOptions) *Redialer {
 	tc, err := tlsconf.Client(o.URL, o.TLS)
 	r.tlsErr = err
 	r.http = tlsconf.HTTPClient(tc)
-	r.dial = DialOptions{TLS: tc, Token: o.Token, Link: o.Link, HTTP: r.http}
+	r.dial = DialOptions{TLS: tc, Token: o.Token, AllowPlaintext: o.AllowPlaintext, Link: o.Link, HTTP: r.http}
+	if err == nil {
+		r.tlsErr = tlsconf.CheckToken(o.URL, o.Token, o.AllowPlaintext)
+	}
 	return r
 }
 

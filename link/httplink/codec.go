@@ -39,6 +39,8 @@ const (
 	// DefaultMaxBody bounds a request body (the link's frame limit is used
 	// when larger).
 	DefaultMaxBody = 4 << 20
+	// DefaultMaxHello bounds the body that opens a session.
+	DefaultMaxHello = 64 << 10
 	// DefaultWait is how long a poll waits for envelopes by default.
 	DefaultWait = 15_000
 	// MaxWait bounds the wait a poller may ask for, in ms.

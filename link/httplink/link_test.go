@@ -98,3 +98,35 @@ func TestHTTPLinkRefusal(t *testing.T) {
 		t.Fatalf("got %v, want link.ErrRefused", err)
 	}
 }
+
+// A poll may acknowledge only batches a poll handed out: one that claims
+// more is refused and settles nothing, and the batches still go out.
+func TestPollCannotAcknowledgeBatchesNeverHandedOut(t *testing.T) {
+	s := newSession("s", 4)
+	ctx := context.Background()
+	settled := make(chan uint64, 2)
+	for i := 0; i < 2; i++ {
+		if err := s.SendAsync(ctx, [][]byte{{byte(i)}}, func(a *pb.Ack, _ error) { settled <- a.GetSeq() }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.poll(ctx, 2, nil, 0); !errors.Is(err, errAckAhead) {
+		t.Fatalf("poll acknowledging unsent batch 2: %v, want errAckAhead", err)
+	}
+	select {
+	case seq := <-settled:
+		t.Fatalf("batch %d settled by a refused poll", seq)
+	default:
+	}
+	cursor, envs, err := s.poll(ctx, 0, nil, 0)
+	if err != nil || cursor != 1 || len(envs) != 1 {
+		t.Fatalf("poll = %d, %v, %v; want batch 1", cursor, envs, err)
+	}
+	if _, _, err := s.poll(ctx, 2, nil, 0); !errors.Is(err, errAckAhead) {
+		t.Fatalf("poll acknowledging batch 2 after only 1 was handed out: %v", err)
+	}
+	if cursor, _, err := s.poll(ctx, 1, nil, 0); err != nil || cursor != 2 || <-settled != 1 {
+		t.Fatalf("poll acknowledging 1 = %d, %v; want batch 2 handed out and 1 settled", cursor, err)
+	}
+	s.Close("test over")
+}

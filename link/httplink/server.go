@@ -48,6 +48,9 @@ type ServerOptions struct {
 	Window int
 	// MaxBody bounds request bodies (default DefaultMaxBody).
 	MaxBody int
+	// MaxHello bounds the body of a request that opens a session, read
+	// before the dialer is admitted (default DefaultMaxHello).
+	MaxHello int
 	// Logger receives session events (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -70,6 +73,9 @@ func NewServer(opts ServerOptions) *Server {
 	}
 	if opts.Window <= 0 {
 		opts.Window = link.DefaultWindow
+	}
+	if opts.MaxHello <= 0 {
+		opts.MaxHello = DefaultMaxHello
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = DefaultMaxBody
@@ -158,7 +164,7 @@ func (s *Server) serveOpen(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
-	body, err := readBody(r.Body, s.opts.MaxBody)
+	body, err := readBody(r.Body, s.opts.MaxHello)
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return
@@ -263,6 +269,10 @@ func (s *Server) servePoll(w http.ResponseWriter, r *http.Request, sess *Session
 	cursor, envs, err := sess.poll(r.Context(), p.Ack, p.Rejected, wait)
 	if err != nil {
 		if r.Context().Err() != nil {
+			return
+		}
+		if errors.Is(err, errAckAhead) {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		writeError(w, http.StatusGone, "session ended: "+err.Error())

@@ -28,6 +28,7 @@ type Session struct {
 	h        link.Handler
 	seq      uint64
 	out      []*outBatch // handed out or waiting, unacknowledged, in order
+	handed   uint64      // the highest batch a poll handed out
 	changed  chan struct{}
 	active   int // requests in progress
 	lastSeen time.Time
@@ -161,6 +162,12 @@ func (s *Session) idleSince() time.Time {
 // poll acknowledges batches up to ack and waits up to wait for the next
 // one. It returns the batch's cursor and envelopes; none when wait passed.
 func (s *Session) poll(ctx context.Context, ack uint64, rejected []*pb.Rejection, wait time.Duration) (uint64, [][]byte, error) {
+	s.mu.Lock()
+	handed := s.handed
+	s.mu.Unlock()
+	if ack > handed {
+		return 0, nil, fmt.Errorf("%w: the poll acknowledges batch %d, but this session handed out batches up to %d only", errAckAhead, ack, handed)
+	}
 	s.acknowledge(ack, rejected)
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
@@ -172,6 +179,7 @@ func (s *Session) poll(ctx context.Context, ack uint64, rejected []*pb.Rejection
 		}
 		for _, b := range s.out {
 			if b.seq > ack {
+				s.handed = max(s.handed, b.seq)
 				s.mu.Unlock()
 				return b.seq, b.envs, nil
 			}
@@ -207,6 +215,10 @@ func (s *Session) acknowledge(ack uint64, rejected []*pb.Rejection) {
 		b.cb(a, nil)
 	}
 }
+
+// errAckAhead refuses a poll that acknowledges a batch never handed out:
+// it would settle batches the peer never received.
+var errAckAhead = errors.New("acknowledgement ahead of what was handed out")
 
 // errSessionEnded reports a push to a session that ended meanwhile.
 var errSessionEnded = errors.New("session ended")

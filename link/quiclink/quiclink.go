@@ -25,6 +25,9 @@ import (
 // Application error codes sent when a link's connection closes.
 const (
 	codeClosed quic.ApplicationErrorCode = 0
+	// CodeRefused closes a connection the relay does not take (a limit),
+	// with the reason as the error message.
+	CodeRefused quic.ApplicationErrorCode = 1
 )
 
 // Config returns the QUIC configuration for a link with these options:

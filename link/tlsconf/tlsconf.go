@@ -159,3 +159,21 @@ func HTTPClient(tc *tls.Config) *http.Client {
 		TLSHandshakeTimeout: 10 * time.Second,
 	}}
 }
+
+// ErrPlaintextToken refuses to send a token where TLS does not verify the
+// server first.
+var ErrPlaintextToken = errors.New("a token is never sent to a relay whose certificate is not verified")
+
+// CheckToken returns ErrPlaintextToken, with what would be right, when a
+// token would go to the relay at baseURL without TLS (an http:// URL),
+// unless allowPlaintext (a test bench whose relay sets
+// auth.allow_plaintext) says to send it in the clear.
+func CheckToken(baseURL, token string, allowPlaintext bool) error {
+	if token == "" || allowPlaintext {
+		return nil
+	}
+	if u, err := url.Parse(baseURL); err == nil && u.Scheme == "https" {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is not https://; use the relay's https:// URL (with its CA file), or allow plaintext on a test bench", ErrPlaintextToken, baseURL)
+}

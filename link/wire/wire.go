@@ -52,6 +52,15 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
+// SetMax changes the limit for the frames read next (DefaultMaxFrame when
+// max is 0): a small one for a peer not yet admitted.
+func (r *Reader) SetMax(max int) {
+	if max <= 0 {
+		max = DefaultMaxFrame
+	}
+	r.max = max
+}
+
 // Read reads and decodes the next frame.
 func (r *Reader) Read() (*pb.Frame, error) {
 	var hdr [HeaderSize]byte

@@ -124,27 +124,26 @@ func addrMatch(want, got string) bool {
 
 // Search calls since for the records at or after q.Since, oldest first
 // (a store's AuditSince), and returns those q matches, at most q.Limit
-// (default 10000).
+// (default 10000). A stored record that is not readable (an older main
+// kept child records unchecked) never fails the query: it is returned,
+// when q filters on nothing but time, as a record with only its time
+// and the outcome "unreadable audit record: ...", so that it stays
+// visible.
 func Search(since func(time.Time, func(at time.Time, rec []byte) bool) error, q Query) ([]adminapi.AuditRecord, error) {
 	if q.Limit <= 0 {
 		q.Limit = 10000
 	}
 	var out []adminapi.AuditRecord
-	var decodeErr error
-	err := since(q.Since, func(_ time.Time, raw []byte) bool {
+	err := since(q.Since, func(at time.Time, raw []byte) bool {
 		var rec adminapi.AuditRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			decodeErr = err
-			return false
+			rec = adminapi.AuditRecord{RoutedAt: at, Outcome: "unreadable audit record: " + err.Error()}
 		}
 		if q.Match(&rec) {
 			out = append(out, rec)
 		}
 		return len(out) < q.Limit
 	})
-	if err == nil {
-		err = decodeErr
-	}
 	return out, err
 }
 

@@ -32,13 +32,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzSeeds writes a credentials file made by Add, as
-// `medrelay credentials add` makes it (see internal/fuzzseed).
+// TestWriteFuzzSeeds writes a credentials file made by Add, with each
+// role, as `medrelay credentials add` makes it (see internal/fuzzseed).
 func TestWriteFuzzSeeds(t *testing.T) {
 	fuzzseed.Enabled(t)
 	path := filepath.Join(t.TempDir(), "credentials")
-	for _, id := range []string{"clinic-1", "county-a", "radiology-7"} {
-		if _, err := Add(path, id); err != nil {
+	for _, a := range []struct {
+		id      string
+		role    Role
+		subtree []string
+	}{
+		{"clinic-1", RoleClient, nil},
+		{"county-a", RoleRelay, []string{"county-a", "township-a1"}},
+		{"ops", RoleAdmin, nil},
+	} {
+		if _, err := Add(path, a.id, a.role, a.subtree); err != nil {
 			t.Fatal(err)
 		}
 	}

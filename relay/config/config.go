@@ -30,7 +30,21 @@ const (
 	DefaultMaxFrameBytes = wire.DefaultMaxFrame
 	DefaultMaxBodyBytes  = envelope.DefaultMaxBody
 	DefaultMaxTTL        = envelope.DefaultMaxTTL
+
+	DefaultMaxHelloBytes            = 64 << 10
+	DefaultMaxFilePutBytes          = 64 << 20
+	DefaultMaxConnections           = 4096
+	DefaultMaxConnectionsPerAddress = 256
+	DefaultHTTPIdleTimeout          = 60 * time.Second
+	DefaultHTTPBodyTimeout          = 30 * time.Second
 )
+
+// MaxClockSkew is how far in the future an envelope id's time (UUIDv7)
+// may lie, by the relay's clock: senders' clocks differ a little. An id
+// dated later is refused, as is one older than limits.max_ttl; a relay
+// remembers ids for max_ttl plus this skew after receiving them, so any
+// retransmission it accepts is recognised.
+const MaxClockSkew = 5 * time.Minute
 
 // Roles a relay can have.
 const (
@@ -93,11 +107,19 @@ type TLS struct {
 	ClientCAFile string `yaml:"client_ca_file"`
 }
 
-// Auth configures authentication of clients and child relays.
+// Auth configures authentication of clients, child relays and admins.
 type Auth struct {
-	// CredentialsFile holds one "ID SHA256-HEX" line per client or child
-	// relay (see medrelay credentials add). Re-read when it changes.
+	// CredentialsFile holds one "ID SHA256-HEX role=ROLE [subtree=...]"
+	// line per client, child relay or admin (see medrelay credentials
+	// add). Re-read when it changes.
 	CredentialsFile string `yaml:"credentials_file"`
+	// Relays names the child relays among lines written before roles
+	// ("ID SHA256-HEX", which are otherwise clients), each with the relays
+	// below it that it may announce: county-a: [township-a1].
+	Relays map[string][]string `yaml:"relays"`
+	// AllowPlaintext accepts auth without tls (tokens then cross the
+	// network in the clear): for a test bench on one machine only.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
 // Parent tells a node where its parent relay is.
@@ -114,6 +136,9 @@ type Parent struct {
 	// RetryPreferred is how often a node on a fallback transport tries the
 	// parent's preferred one again (default 5m).
 	RetryPreferred time.Duration `yaml:"retry_preferred"`
+	// AllowPlaintext sends token to an http:// parent, in the clear: for
+	// a test bench whose parent sets auth.allow_plaintext.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
 }
 
 // Limits bound what the relay accepts. Zero values mean the defaults.
@@ -124,8 +149,34 @@ type Limits struct {
 	// MaxBodyBytes bounds an envelope's body (default 1 MiB).
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// MaxTTL bounds how long an envelope may live (default 168h). Envelopes
-	// without expires_at get this TTL; dedupe records are kept this long.
+	// without expires_at get this TTL; an envelope whose id is older is
+	// refused, and dedupe records are kept this long (plus MaxClockSkew)
+	// after an envelope was received.
 	MaxTTL time.Duration `yaml:"max_ttl"`
+	// MaxFilePutBytes bounds the body of one PUT to the file service (an
+	// object, or one part of a multipart upload; default 64 MiB, four
+	// times the SDK's part size).
+	MaxFilePutBytes int64 `yaml:"max_file_put_bytes"`
+	// MaxFileBytesPerCaller bounds what one client may upload through this
+	// relay's file service in 24 hours, counted from its PUTs (0, the
+	// default: no bound). Uploads by presigned URLs straight to the
+	// storage are not counted: bound those in the storage.
+	MaxFileBytesPerCaller int64 `yaml:"max_file_bytes_per_caller"`
+	// MaxHelloBytes bounds a link's first frame, read before the peer is
+	// admitted (default 64 KiB): an unauthenticated peer makes the relay
+	// allocate no more than this.
+	MaxHelloBytes int `yaml:"max_hello_bytes"`
+	// MaxConnections bounds the open TCP and QUIC link connections and
+	// HTTP connections together (default 4096); more are closed at once.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerAddress bounds them per source IP address
+	// (default 256).
+	MaxConnectionsPerAddress int `yaml:"max_connections_per_address"`
+	// HTTPIdleTimeout closes an idle keep-alive HTTP connection (default 60s).
+	HTTPIdleTimeout time.Duration `yaml:"http_idle_timeout"`
+	// HTTPBodyTimeout bounds reading a request's headers and body
+	// (default 30s); long polls keep their own deadline for the answer.
+	HTTPBodyTimeout time.Duration `yaml:"http_body_timeout"`
 }
 
 // Transports a relay can offer or a link can use.
@@ -355,6 +406,22 @@ func (l *Limits) validate() error {
 		return errors.New("limits.max_ttl must not be negative")
 	case l.MaxFrameBytes != 0 && l.MaxFrameBytes < 64<<10:
 		return errors.New("limits.max_frame_bytes must be at least 65536")
+	case l.MaxHelloBytes < 0 || (l.MaxHelloBytes != 0 && l.MaxHelloBytes < 1024):
+		return errors.New("limits.max_hello_bytes must be at least 1024 (a hello with a long subtree needs a few KiB)")
+	case l.MaxFilePutBytes < 0:
+		return errors.New("limits.max_file_put_bytes must not be negative")
+	case l.MaxFileBytesPerCaller < 0:
+		return errors.New("limits.max_file_bytes_per_caller must not be negative (0: no bound)")
+	case l.MaxConnections < 0:
+		return errors.New("limits.max_connections must not be negative")
+	case l.MaxConnectionsPerAddress < 0:
+		return errors.New("limits.max_connections_per_address must not be negative")
+	case l.MaxConnections != 0 && l.MaxConnectionsPerAddress > l.MaxConnections:
+		return fmt.Errorf("limits.max_connections_per_address (%d) must not exceed limits.max_connections (%d)", l.MaxConnectionsPerAddress, l.MaxConnections)
+	case l.HTTPIdleTimeout < 0:
+		return errors.New("limits.http_idle_timeout must not be negative")
+	case l.HTTPBodyTimeout < 0:
+		return errors.New("limits.http_body_timeout must not be negative")
 	}
 	frame, body := l.MaxFrameBytes, l.MaxBodyBytes
 	if frame == 0 {
@@ -379,17 +446,35 @@ func (c *Config) fillDefaults() {
 	if c.Parent != nil && c.Parent.Transport == "" {
 		c.Parent.Transport = "auto"
 	}
-	if c.Limits.MaxFrameBytes == 0 {
-		c.Limits.MaxFrameBytes = DefaultMaxFrameBytes
-	}
-	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Limits.MaxTTL == 0 {
-		c.Limits.MaxTTL = DefaultMaxTTL
-	}
+	c.Limits.FillDefaults()
 	if c.FileStore != nil {
 		c.FileStore.fillDefaults()
+	}
+}
+
+// FillDefaults sets the limits left zero to their defaults.
+func (l *Limits) FillDefaults() {
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	set(&l.MaxFrameBytes, DefaultMaxFrameBytes)
+	set(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	set(&l.MaxHelloBytes, DefaultMaxHelloBytes)
+	set(&l.MaxConnections, DefaultMaxConnections)
+	set(&l.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
+	if l.MaxTTL == 0 {
+		l.MaxTTL = DefaultMaxTTL
+	}
+	if l.MaxFilePutBytes == 0 {
+		l.MaxFilePutBytes = DefaultMaxFilePutBytes
+	}
+	if l.HTTPIdleTimeout == 0 {
+		l.HTTPIdleTimeout = DefaultHTTPIdleTimeout
+	}
+	if l.HTTPBodyTimeout == 0 {
+		l.HTTPBodyTimeout = DefaultHTTPBodyTimeout
 	}
 }
 

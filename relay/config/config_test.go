@@ -61,6 +61,11 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"shortcut on main", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nshortcut: true\n", "shortcut applies to nodes only"},
 		{"body larger than a frame", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_body_bytes: 8388608}\n", "limits.max_body_bytes (8388608) must be at least 64 KiB below limits.max_frame_bytes"},
 		{"small frame", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_frame_bytes: 10}\n", "limits.max_frame_bytes must be at least"},
+		{"small hello", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_hello_bytes: 10}\n", "limits.max_hello_bytes must be at least 1024"},
+		{"per address over total", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_connections: 10, max_connections_per_address: 20}\n", "limits.max_connections_per_address (20) must not exceed limits.max_connections (10)"},
+		{"negative file bound", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nlimits: {max_file_bytes_per_caller: -1}\n", "limits.max_file_bytes_per_caller must not be negative"},
+		{"token over http", "id: a\nrole: node\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nparent: {url: 'http://x:1', token: abc}\n", "parent.allow_plaintext: true"},
+		{"unknown auth key", "id: a\nrole: main\ndata_dir: d\nlisten: {http: 127.0.0.1:1}\nauth: {credentials_file: c, roles: x}\n", `unknown key "roles" in auth`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/medrelay/medrelay/envelope"
 )
 
 // validateSecurity checks the tls, auth and parent security keys.
@@ -28,10 +31,26 @@ func (c *Config) validateSecurity() error {
 		if err := checkReadable("auth.credentials_file", a.CredentialsFile); err != nil {
 			return err
 		}
+		if c.TLS == nil && !a.AllowPlaintext {
+			return errors.New("auth is set without tls: tokens would cross the network in the clear; add a tls section (see medrelay certs init), or set auth.allow_plaintext: true on a test bench")
+		}
+		for id, sub := range a.Relays {
+			if !envelope.ValidID(id) {
+				return fmt.Errorf("auth.relays: %q is not a relay id ([a-z0-9-], at most 64 characters)", id)
+			}
+			for _, s := range sub {
+				if !envelope.ValidID(s) {
+					return fmt.Errorf("auth.relays.%s: %q is not a relay id ([a-z0-9-], at most 64 characters)", id, s)
+				}
+			}
+		}
 	}
 	if p := c.Parent; p != nil {
 		if err := checkReadable("parent.ca_file", p.CAFile); err != nil {
 			return err
+		}
+		if p.Token != "" && strings.HasPrefix(p.URL, "http://") && !p.AllowPlaintext {
+			return errors.New("parent.token is set but parent.url is http://: the token would cross the network in the clear; use an https:// parent with parent.ca_file, or set parent.allow_plaintext: true on a test bench")
 		}
 		if p.RetryPreferred < 0 {
 			return errors.New("parent.retry_preferred must not be negative")

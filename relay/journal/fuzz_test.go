@@ -30,7 +30,12 @@ func encodeRecords(recs []Record) []byte {
 func FuzzScan(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs := scan(b)
+		recs, dropped := scan(b)
+		for i, seq := range dropped {
+			if i == 0 && len(recs) > 0 && seq != recs[len(recs)-1].Seq+1 || i > 0 && seq != dropped[i-1]+1 {
+				t.Fatalf("dropped %v after records up to %v: not the numbers that follow", dropped, recs)
+			}
+		}
 		off := 0
 		for i, r := range recs {
 			if r.Seq == 0 || i > 0 && r.Seq != recs[i-1].Seq+1 {
@@ -41,7 +46,7 @@ func FuzzScan(f *testing.F) {
 			}
 			off += headerSize + len(r.Data)
 		}
-		again := scan(encodeRecords(recs))
+		again, _ := scan(encodeRecords(recs))
 		if len(again) != len(recs) {
 			t.Fatalf("re-encoded %d records, scan found %d", len(recs), len(again))
 		}

@@ -66,12 +66,14 @@ type Options struct {
 // Journal appends records with group commit: one writer goroutine writes
 // everything pending in one write and syncs once.
 type Journal struct {
-	segs   [2]*segment
-	active int   // segment being appended to
-	off    int64 // where the next record goes in the active segment
-	next   uint64
-	max    int64 // largest data accepted
-	broken error // set by a failed write; every later append fails
+	segs    [2]*segment
+	active  int   // segment being appended to
+	off     int64 // where the next record goes in the active segment
+	next    uint64
+	max     int64    // largest data accepted
+	broken  error    // set by a failed write; every later append fails
+	dropped int      // records Open dropped at a bad checksum
+	damage  []string // where, in words
 
 	mu      sync.Mutex
 	applied uint64 // highest sequence number the store applied
@@ -109,13 +111,20 @@ func Open(dir string, applied uint64, opts Options) (*Journal, []Record, error) 
 	}
 	var found []Record
 	for i := range j.segs {
-		seg, recs, err := openSegment(filepath.Join(dir, fmt.Sprintf("journal-%d", i)), opts.SegmentSize)
+		name := filepath.Join(dir, fmt.Sprintf("journal-%d", i))
+		seg, recs, dropped, err := openSegment(name, opts.SegmentSize)
 		if err != nil {
 			j.closeFiles()
 			return nil, nil, err
 		}
 		j.segs[i] = seg
 		found = append(found, recs...)
+		dropped = slices.DeleteFunc(dropped, func(seq uint64) bool { return seq <= applied })
+		if len(dropped) > 0 {
+			j.damage = append(j.damage, fmt.Sprintf("%s: record %d has a bad checksum; it and the %d intact records after it (%d to %d) are dropped",
+				name, dropped[0], len(dropped)-1, dropped[0], dropped[len(dropped)-1]))
+			j.dropped += len(dropped)
+		}
 	}
 	slices.SortFunc(found, func(a, b Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	j.next = applied + 1
@@ -137,28 +146,33 @@ func Open(dir string, applied uint64, opts Options) (*Journal, []Record, error) 
 }
 
 // openSegment opens a segment file, writing zeros up to size, and reads
-// its records.
-func openSegment(path string, size int64) (*segment, []Record, error) {
+// its records (see scan).
+func openSegment(path string, size int64) (*segment, []Record, []uint64, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open journal: %w", err)
+		return nil, nil, nil, fmt.Errorf("open journal: %w", err)
 	}
 	content, err := io.ReadAll(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("read journal %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("read journal %s: %w", path, err)
 	}
-	recs := scan(content)
+	recs, dropped := scan(content)
 	seg := &segment{f: f, size: max(size, int64(len(content)))}
 	for _, r := range recs {
 		seg.last = max(seg.last, r.Seq)
 	}
 	if err := zeroFill(f, int64(len(content)), seg.size); err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("prepare journal %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("prepare journal %s: %w", path, err)
 	}
-	return seg, recs, nil
+	return seg, recs, dropped, nil
 }
+
+// Dropped returns how many records not yet applied Open dropped at a bad
+// checksum, and where, for the relay to report; a write torn by a crash
+// (the last record, never acknowledged) is one.
+func (j *Journal) Dropped() (int, []string) { return j.dropped, j.damage }
 
 // zeroFill writes zeros from off to size and syncs, so that later writes
 // land in allocated blocks.
@@ -191,10 +205,13 @@ func syncDir(dir string) error {
 // scan returns the run of valid records at the front of a segment: each
 // one intact (its checksum matches) and numbered one after the one
 // before. The run ends at zeros, at a torn write, or where an older run,
-// with lower numbers, continues.
-func scan(b []byte) []Record {
-	var recs []Record
-	for off := 0; off+headerSize <= len(b); {
+// with lower numbers, continues. When it ends at a record whose checksum
+// does not match, dropped lists that record's number and those of the
+// intact records that follow it in sequence: records the journal cannot
+// apply (after the damaged one, order would not be kept).
+func scan(b []byte) (recs []Record, dropped []uint64) {
+	off := 0
+	for off+headerSize <= len(b) {
 		h := b[off : off+headerSize]
 		n := int(binary.LittleEndian.Uint32(h[4:8]))
 		seq := binary.LittleEndian.Uint64(h[8:16])
@@ -206,12 +223,33 @@ func scan(b []byte) []Record {
 			break
 		}
 		if binary.LittleEndian.Uint32(h[0:4]) != checksum(h[4:16], b[off+headerSize:end]) {
+			dropped = append(dropped, seq)
+			dropped = append(dropped, intactAfter(b, end, seq)...)
 			break
 		}
 		recs = append(recs, Record{Seq: seq, Data: b[off+headerSize : end]})
 		off = end
 	}
-	return recs
+	return recs, dropped
+}
+
+// intactAfter returns the numbers of the intact records from off on that
+// continue the sequence after seq.
+func intactAfter(b []byte, off int, seq uint64) []uint64 {
+	var out []uint64
+	for off >= 0 && off+headerSize <= len(b) {
+		h := b[off : off+headerSize]
+		n := int(binary.LittleEndian.Uint32(h[4:8]))
+		end := off + headerSize + n
+		if binary.LittleEndian.Uint64(h[8:16]) != seq+1 || n > len(b) || end > len(b) ||
+			binary.LittleEndian.Uint32(h[0:4]) != checksum(h[4:16], b[off+headerSize:end]) {
+			break
+		}
+		seq++
+		out = append(out, seq)
+		off = end
+	}
+	return out
 }
 
 func checksum(header, data []byte) uint32 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -101,8 +102,51 @@ func TestTornRecordEndsTheRun(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, recs := mustOpen(t, dir, 0, Options{})
+	j, recs := mustOpen(t, dir, 0, Options{})
 	checkRecords(t, recs, 1, 4)
+	if n, where := j.Dropped(); n != 1 || len(where) != 1 {
+		t.Errorf("Dropped = %d, %q; want the torn record 5", n, where)
+	}
+	j.Close()
+}
+
+// A damaged record in the middle ends the run, and Open says how many
+// records it dropped there: the damaged one and the intact ones after it.
+func TestDamagedRecordReportsWhatIsDropped(t *testing.T) {
+	dir := t.TempDir()
+	j, _ := mustOpen(t, dir, 0, Options{})
+	for i := 1; i <= 10; i++ {
+		if _, err := appendWait(j, data(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	path := filepath.Join(dir, "journal-0")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for i := 1; i <= 3; i++ {
+		off += headerSize + len(data(i))
+	}
+	b[off+headerSize] ^= 0xff // record 4's first data byte
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, recs := mustOpen(t, dir, 0, Options{})
+	checkRecords(t, recs, 1, 3)
+	n, where := j.Dropped()
+	if n != 7 || len(where) != 1 || !strings.Contains(where[0], "record 4 has a bad checksum; it and the 6 intact records after it (4 to 10) are dropped") {
+		t.Errorf("Dropped = %d, %q; want records 4 to 10", n, where)
+	}
+	j.Close()
+	// Records the store applied already are not counted.
+	j, _ = mustOpen(t, dir, 10, Options{})
+	if n, _ := j.Dropped(); n != 0 {
+		t.Errorf("Dropped = %d after all were applied, want 0", n)
+	}
+	j.Close()
 }
 
 func TestSegmentsAreReusedOnlyWhenApplied(t *testing.T) {

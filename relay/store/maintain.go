@@ -1,44 +1,9 @@
 package store
 
 import (
-	"encoding/binary"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
-
-// PruneSeen forgets dedupe records older than the dedupe TTL. Keys start
-// with a UUIDv7, whose first 48 bits are the creation time in
-// milliseconds, so the oldest records come first in key order.
-func (s *Store) PruneSeen(now time.Time) (int, error) {
-	cutoff := uint64(now.Add(-s.opts.DedupeTTL).UnixMilli())
-	n := 0
-	err := s.Update(func(t *Tx) error {
-		c := t.tx.Bucket(bucketSeen).Cursor()
-		for k, _ := c.First(); k != nil && n < 10000; k, _ = c.First() {
-			if len(k) >= 8 && binary.BigEndian.Uint64(k)>>16 >= cutoff {
-				break
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
-// SeenCount returns how many envelope ids the dedupe table remembers.
-func (s *Store) SeenCount() int {
-	n := 0
-	s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketSeen).Stats().KeyN
-		return nil
-	})
-	return n
-}
 
 // CommitStats describe group commits since the store opened.
 type CommitStats struct {
@@ -50,6 +15,9 @@ type CommitStats struct {
 	TotalLatency time.Duration
 	// PreallocError is the last failure to preallocate (a full disk, say).
 	PreallocError string
+	// CommitError is why the last commit failed to write (a full disk, an
+	// I/O error), or "" once a commit succeeds again.
+	CommitError string
 }
 
 type commitStats struct {
@@ -80,4 +48,23 @@ func (s *Store) recordPreallocError(err error) {
 	s.commits.Lock()
 	defer s.commits.Unlock()
 	s.commits.PreallocError = err.Error()
+}
+
+func (s *Store) recordCommitError(err error) {
+	s.commits.Lock()
+	defer s.commits.Unlock()
+	if err == nil {
+		s.commits.CommitError = ""
+	} else {
+		s.commits.CommitError = err.Error()
+	}
+}
+
+// Probe commits a small write (the time, in the meta bucket), to learn
+// whether a store whose last commit failed writes again: a commit with no
+// change would write no page, and could pass on a full disk.
+func (s *Store) Probe() error {
+	return s.Update(func(t *Tx) error {
+		return t.tx.Bucket(bucketMeta).Put(keyProbe, u64(uint64(t.now.UnixNano())))
+	})
 }

@@ -28,7 +28,9 @@ const FileName = "relay.db"
 
 var (
 	bucketQueues = []byte("queues")
-	bucketSeen   = []byte("seen")
+	bucketSeen   = []byte("seen")    // dedupe key -> receipt time (ms)
+	bucketSeenAt = []byte("seen-at") // receipt time (ms) + dedupe key, for pruning
+	bucketExpiry = []byte("expiry")  // expires_at + seq + queue: see expiry.go
 	bucketRoutes = []byte("routes")
 	bucketDead   = []byte("dead")
 	bucketAudit  = []byte("audit")
@@ -37,6 +39,9 @@ var (
 	keyAuditHead = []byte("audit-head")      // hash of the last audit record
 	keyAuditLast = []byte("audit-last")      // time key of the last audit record
 	keyJournal   = []byte("journal-applied") // last intake journal record applied
+	keySeenAt    = []byte("seen-at-indexed") // seen ids are indexed by receipt time
+	keyExpiry    = []byte("expiry-indexed")  // queued entries are indexed by expiry
+	keyProbe     = []byte("probe")           // written by Probe
 )
 
 // ErrClosed is returned by Submit after Close.
@@ -44,9 +49,13 @@ var ErrClosed = errors.New("store closed")
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
-	// DedupeTTL is how long envelope ids are remembered (default 168h). It
-	// must be at least the longest envelope TTL.
+	// DedupeTTL is how long envelope ids are remembered after they were
+	// received (default 168h). It must be at least the longest envelope
+	// TTL plus the clock skew a relay allows.
 	DedupeTTL time.Duration
+	// Now is the store's clock (default time.Now): the receipt time of
+	// dedupe records. Tests move it to age records without sleeping.
+	Now func() time.Time
 	// GroupDelay is the longest a busy writer waits for a group to fill
 	// (default 500µs; negative: never wait). See gather.
 	GroupDelay time.Duration
@@ -54,6 +63,10 @@ type Options struct {
 	// commits that store only forwarded traffic (default 4ms; negative:
 	// none). See SubmitForwarded.
 	ForwardInterval time.Duration
+	// Fault, when set, is called in every commit before it is written; an
+	// error it returns fails the commit the way a write error (a full
+	// disk) does. Only tests set it, to make the store fail on purpose.
+	Fault func() error
 	// MaxPending bounds submissions waiting for the writer (default 4096);
 	// Submit blocks beyond it, which slows readers down instead of growing
 	// memory.
@@ -104,6 +117,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.DedupeTTL <= 0 {
 		opts.DedupeTTL = 7 * 24 * time.Hour
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	if opts.GroupDelay == 0 {
 		opts.GroupDelay = DefaultGroupDelay
 	}
@@ -117,16 +133,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("create data_dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-	})
+	if err := checkFile(path); err != nil {
+		return nil, damaged(dir, err)
+	}
+	db, err := openBolt(path)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: another process holds it (is this relay already running?)", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, damaged(dir, fmt.Errorf("open %s: %w", path, err))
 	}
 	s := &Store{
 		db:       db,
@@ -152,12 +167,42 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// openBolt opens path for writing; a panic in bbolt (a damaged file that
+// checkFile did not catch) becomes an error.
+func openBolt(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, p)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        2 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+}
+
+// damaged adds what to do to an error about a damaged store.
+func damaged(dir string, err error) error {
+	if !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	return fmt.Errorf("%w. The relay cannot use it: stop it, run `medrelay store check --data-dir %s` for details, "+
+		"and recover as the README says (\"Recovering a damaged store\")", err, dir)
+}
+
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
+		for _, b := range [][]byte{bucketQueues, bucketSeen, bucketSeenAt, bucketExpiry, bucketRoutes, bucketDead, bucketAudit, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
+		}
+		if err := s.indexSeen(tx); err != nil {
+			return err
+		}
+		if err := indexExpiry(tx); err != nil {
+			return err
 		}
 		return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
 			s.depths[string(name)] = tx.Bucket(bucketQueues).Bucket(name).Stats().KeyN
@@ -389,7 +434,7 @@ func (s *Store) commit(batch []*request) {
 	if len(batch) == 0 && len(lazy) == 0 {
 		return
 	}
-	tx := &Tx{store: s, delta: make(map[string]int), added: make(map[string]bool)}
+	tx := &Tx{store: s, now: s.opts.Now(), delta: make(map[string]int), added: make(map[string]bool)}
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		tx.tx = btx
 		for q, seqs := range lazy {
@@ -403,8 +448,16 @@ func (s *Store) commit(batch []*request) {
 				return err
 			}
 		}
+		if s.opts.Fault != nil {
+			if err := s.opts.Fault(); err != nil {
+				return err
+			}
+		}
 		return tx.finish()
 	})
+	if failed == nil {
+		s.recordCommitError(err)
+	}
 	if failed != nil || err != nil {
 		s.restoreLazy(lazy)
 	}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/medrelay/medrelay/relay/audit"
@@ -104,33 +103,6 @@ func TestFailedSubmissionChangesNothingAndSparesOthers(t *testing.T) {
 	got, _ := s.Read("q", 0, 10, 1<<20)
 	if len(got) != 2 || string(got[0].Raw) != "a" || string(got[1].Raw) != "c" {
 		t.Errorf("queue = %v, want a and c only", got)
-	}
-}
-
-func TestSeenDedupesAndPrunes(t *testing.T) {
-	s := open(t, t.TempDir())
-	old := uuid.Must(uuid.NewV7())
-	// A UUIDv7 from 10 days ago.
-	ms := uint64(time.Now().Add(-240 * time.Hour).UnixMilli())
-	for i := 0; i < 6; i++ {
-		old[i] = byte(ms >> (40 - 8*i))
-	}
-	fresh := uuid.Must(uuid.NewV7())
-	for _, id := range [][]byte{old[:], fresh[:]} {
-		var dup bool
-		if err := s.Update(func(tx *Tx) (err error) { dup, err = tx.Seen(id); return }); err != nil || dup {
-			t.Fatalf("first Seen = %v, %v; want false, nil", dup, err)
-		}
-		if err := s.Update(func(tx *Tx) (err error) { dup, err = tx.Seen(id); return }); err != nil || !dup {
-			t.Fatalf("second Seen = %v, %v; want true, nil", dup, err)
-		}
-	}
-	n, err := s.PruneSeen(time.Now())
-	if err != nil || n != 1 {
-		t.Errorf("PruneSeen = %d, %v; want 1 pruned", n, err)
-	}
-	if s.SeenCount() != 1 {
-		t.Errorf("SeenCount = %d after prune, want 1", s.SeenCount())
 	}
 }
 

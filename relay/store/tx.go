@@ -25,6 +25,7 @@ const (
 type Tx struct {
 	tx    *bolt.Tx
 	store *Store
+	now   time.Time       // the store's clock when the commit began
 	delta map[string]int  // change of each queue's depth
 	added map[string]bool // queues that got entries
 	audit *auditTail      // loaded by the first Audit, stored by finish
@@ -51,14 +52,22 @@ func (t *Tx) finish() error {
 }
 
 // Seen reports whether the envelope with this key (its 16-byte id first)
-// was stored before (or earlier in this transaction), and records it if not.
+// was stored before (or earlier in this transaction), and records it if
+// not, with the time it was received: the record is kept for DedupeTTL
+// from then, whatever the time inside the sender's id says.
 func (t *Tx) Seen(idKey []byte) (bool, error) {
 	b := t.tx.Bucket(bucketSeen)
 	b.FillPercent = seenFill
 	if b.Get(idKey) != nil {
 		return true, nil
 	}
-	if err := b.Put(idKey, []byte{}); err != nil {
+	at := u64(uint64(t.now.UnixMilli()))
+	if err := b.Put(idKey, at); err != nil {
+		return false, fmt.Errorf("record id: %w", err)
+	}
+	idx := t.tx.Bucket(bucketSeenAt)
+	idx.FillPercent = appendFill
+	if err := idx.Put(append(at, idKey...), []byte{}); err != nil {
 		return false, fmt.Errorf("record id: %w", err)
 	}
 	return false, nil
@@ -78,6 +87,9 @@ func (t *Tx) Enqueue(queue string, raw []byte) (uint64, error) {
 	if err := b.Put(u64(seq), raw); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
+	if err := putExpiry(t.tx, queue, seq, raw); err != nil {
+		return 0, err
+	}
 	t.delta[queue]++
 	t.added[queue] = true
 	return seq, nil
@@ -93,8 +105,12 @@ func (t *Tx) Remove(queue string, seqs []uint64) error {
 	c := b.Cursor()
 	for _, seq := range seqs {
 		k := u64(seq)
-		if got, _ := c.Seek(k); !bytes.Equal(got, k) {
+		got, v := c.Seek(k)
+		if !bytes.Equal(got, k) {
 			continue
+		}
+		if err := deleteExpiry(t.tx, queue, seq, v); err != nil {
+			return err
 		}
 		if err := c.Delete(); err != nil {
 			return fmt.Errorf("remove: %w", err)
@@ -190,4 +206,39 @@ func (t *Tx) JournalApplied() uint64 {
 // in the same commit as what it carried.
 func (t *Tx) SetJournalApplied(seq uint64) error {
 	return t.tx.Bucket(bucketMeta).Put(keyJournal, u64(seq))
+}
+
+// Move moves the entries of queue from for which to returns a queue name
+// to the end of that queue, in their order, and returns how many moved.
+// A route that moved from one child to another takes its queued
+// envelopes with it.
+func (t *Tx) Move(from string, to func(raw []byte) string) (int, error) {
+	b := t.tx.Bucket(bucketQueues).Bucket([]byte(from))
+	if b == nil {
+		return 0, nil
+	}
+	type entry struct {
+		seq uint64
+		raw []byte
+		to  string
+	}
+	var moving []entry
+	err := b.ForEach(func(k, v []byte) error {
+		if q := to(v); q != "" && q != from {
+			moving = append(moving, entry{binary.BigEndian.Uint64(k), bytes.Clone(v), q})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range moving {
+		if _, err := t.Enqueue(e.to, e.raw); err != nil {
+			return 0, err
+		}
+		if err := t.Remove(from, []uint64{e.seq}); err != nil {
+			return 0, err
+		}
+	}
+	return len(moving), nil
 }
