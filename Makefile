@@ -2,7 +2,7 @@
 GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test deps proto proto-check tidy-check fmt lint build
+.PHONY: test deps proto proto-check tidy-check fmt lint build fuzz mutate
 
 # The linter, pinned; `go run` fetches it from the module proxy once and
 # caches it, so a fresh machine needs nothing else (and go.mod stays free
@@ -43,3 +43,14 @@ lint:
 
 build:
 	go build -o bin/ ./cmd/...
+
+# Runs every fuzz target for FUZZTIME each (scripts/fuzz.sh); `make test`
+# only replays the checked-in seeds.
+FUZZTIME ?= 1m
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# Breaks the product on purpose, one named mutation at a time, and checks
+# that the tests notice (tests/mutate/mutations.go holds the list).
+mutate:
+	go run ./tests/mutate $(MUTATE_FLAGS)

@@ -7,23 +7,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // fuzzSyntaxes are the transfer syntaxes a fuzz input can select.
 var fuzzSyntaxes = []string{ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian, JPEGBaseline8Bit}
 
 // fuzzSeeds returns Part 10 files made by our writer and by dump2dcm (a
-// missing dump2dcm fails under CI=true, where the seeds must be complete,
-// and only leaves its seeds out elsewhere).
+// missing dump2dcm fails under CI, where the seeds must be complete, and
+// only leaves its seeds out elsewhere).
 func fuzzSeeds(f *testing.F) [][]byte {
 	seeds := [][]byte{}
 	for _, ts := range []string{ImplicitVRLittleEndian, ExplicitVRLittleEndian, JPEGBaseline8Bit, DeflatedExplicitVRLittleEndian} {
 		seeds = append(seeds, richFile(f, ts))
 	}
-	if _, err := exec.LookPath("dump2dcm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			f.Fatal("dcmtk tool dump2dcm not found in PATH (install dcmtk: scripts/deps.sh)")
-		}
+	if _, ok := testenv.Lookup(f, "dump2dcm"); !ok {
 		return seeds
 	}
 	dir := f.TempDir()

@@ -2,9 +2,10 @@ package dicom
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // Tags used by the tests.
@@ -66,19 +67,10 @@ func sampleFile(t testing.TB, ts string) []byte {
 }
 
 // needTool returns the path of a dcmtk tool. When it is missing the test
-// fails in CI (CI=true) and is skipped elsewhere.
+// fails under CI and is skipped elsewhere (internal/testenv).
 func needTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	msg := "dcmtk tool " + name + " not found in PATH (install dcmtk: scripts/deps.sh)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testenv.Require(t, name)
 }
 
 // run runs a command and fails the test with its output on error.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs when it is missing: Debian's protoc,
-# dcmtk, curl and chromium (the web consoles' browser tests), the pinned
+# dcmtk, curl, chromium (the web consoles' browser tests) and fuse3
+# (fusermount, for the power-loss test), the pinned
 # protoc-gen-go and the pinned MinIO server. Safe to run again: it does
 # nothing when everything is present.
 set -euo pipefail
@@ -16,6 +17,7 @@ command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v storescu >/dev/null 2>&1 || need_apt+=(dcmtk)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v fusermount3 >/dev/null 2>&1 || command -v fusermount >/dev/null 2>&1 || need_apt+=(fuse3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages: ${need_apt[*]}; run as root or: apt-get install ${need_apt[*]}" >&2

@@ -13,8 +13,10 @@ import (
 )
 
 // TestMalformedAndOversizedFramesCloseOnlyThatLink writes garbage and an
-// oversized frame to a relay's TCP listener: the relay drops those links,
-// keeps running and keeps what it had stored.
+// oversized frame to a relay's TCP listener, on links it leaves open for
+// writing: the relay drops each of those links by itself, keeps its other
+// links (to its parent and to a connected client) up, keeps running and
+// keeps what it had stored.
 func TestMalformedAndOversizedFramesCloseOnlyThatLink(t *testing.T) {
 	tp := startTopology(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -22,6 +24,16 @@ func TestMalformedAndOversizedFramesCloseOnlyThatLink(t *testing.T) {
 	if _, err := ctl(t, ctx, "send", "--relay", tp.countyA.URL, "--id", "x", "--to", "county-a/keep", "--command", "c"); err != nil {
 		t.Fatal(err)
 	}
+	dialSDK(t, tp.countyA.URL, "watcher", true)
+	waitFor(t, "the watcher connected", func() bool {
+		for _, c := range tp.countyA.Status().Clients {
+			if c.ID == "watcher" && c.Receivers == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	parentSince := tp.countyA.Status().Parent.Since
 	tcpAddr := ""
 	for _, tr := range hello(t, tp.countyA.URL).Transports {
 		if tr.Name == "tcp" {
@@ -42,7 +54,10 @@ func TestMalformedAndOversizedFramesCloseOnlyThatLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Write(in)
-		c.(*net.TCPConn).CloseWrite()
+		if name == "truncated frame" {
+			// Only the end of the stream shows the frame is cut short.
+			c.(*net.TCPConn).CloseWrite()
+		}
 		c.SetReadDeadline(time.Now().Add(15 * time.Second))
 		buf := make([]byte, 1024)
 		for {
@@ -54,6 +69,17 @@ func TestMalformedAndOversizedFramesCloseOnlyThatLink(t *testing.T) {
 			}
 		}
 		c.Close()
+	}
+	// The other links were not touched: the parent link is the one from
+	// before, and neither side saw a link of county-a's end.
+	if st := tp.countyA.Status(); st.Parent == nil || st.Parent.State != "connected" || !st.Parent.Since.Equal(parentSince) {
+		t.Errorf("county-a's parent link after bad frames: %+v, want the link connected since %v", st.Parent, parentSince)
+	}
+	if l := tp.main.Log(); strings.Contains(l, `msg="child disconnected" relay=main child=county-a`) {
+		t.Error("main saw county-a's link end during the bad frames")
+	}
+	if l := tp.countyA.Log(); strings.Contains(l, `msg="client disconnected" relay=county-a client=watcher`) {
+		t.Error("county-a dropped the watcher's link during the bad frames")
 	}
 	// The envelope went up to main and back down (no shortcut): wait
 	// for it to reach the inbox, however slow the machine.

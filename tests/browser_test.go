@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // browser is a headless Debian chromium driven over the DevTools protocol
@@ -20,18 +21,10 @@ type browser struct {
 }
 
 // newBrowser starts chromium for the test. Without it the test fails
-// under CI (CI=true), naming the package, and is skipped loudly elsewhere.
+// under CI and is skipped loudly elsewhere (internal/testenv).
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed: scripts/deps.sh installs it (Debian package chromium)")
-		}
-		msg := "chromium is not installed (Debian package chromium; make deps installs it): the web console's browser tests are SKIPPED; CI fails without it"
-		fmt.Fprintln(os.Stderr, t.Name()+": "+msg) // seen without -v too
-		t.Skip(msg)
-	}
+	path := testenv.Require(t, "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests run as root in containers

@@ -243,6 +243,11 @@ func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
 	tp := startTopology(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	nodes := []*relayProc{tp.countyA, tp.countyB, tp.townshipA1}
+	pids := map[string]int{}
+	for _, p := range nodes {
+		pids[p.ID] = p.PID()
+	}
 	tx := &sender{c: dialSDK(t, tp.townshipA1.URL, "clinic-7", false)}
 	rx := collect(t, tp.countyB.URL, "radiology")
 	back := &sender{c: dialSDK(t, tp.countyB.URL, "radiology-out", false)}
@@ -268,8 +273,18 @@ func TestMainRestartNeedsNoRestartOfNodesOrClients(t *testing.T) {
 	if d := rx.disorders + rxBack.disorders; d != 0 {
 		t.Errorf("%d envelopes arrived before one their sender sent earlier", d)
 	}
-	for _, p := range []*relayProc{tp.countyA, tp.countyB, tp.townshipA1} {
-		if p.restarts != 0 {
+	// The nodes still run as the processes started at the beginning:
+	// none crashed or was restarted to carry on.
+	for _, p := range nodes {
+		p.mu.Lock()
+		exited := p.exited
+		p.mu.Unlock()
+		select {
+		case <-exited:
+			t.Errorf("%s exited", p.ID)
+		default:
+		}
+		if p.PID() != pids[p.ID] {
 			t.Errorf("%s was restarted", p.ID)
 		}
 	}

@@ -24,16 +24,10 @@ import (
 )
 
 // filesMinio starts a MinIO for one test: skipped without the binary,
-// failed when CI=true.
+// failed under CI (internal/testenv).
 func filesMinio(t testing.TB) *miniotest.Server {
 	t.Helper()
-	bin, err := miniotest.Binary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("files: %v", err)
-		}
-		t.Skipf("files: %v", err)
-	}
+	bin := miniotest.Require(t)
 	srv, err := miniotest.Start(bin)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/medrelay/medrelay/filestore/miniotest"
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // The AE titles of the gateway tests' DICOM nodes.
@@ -34,18 +35,12 @@ const (
 	gwStatesOK = "acknowledged"
 )
 
-// gwNeed skips the test when a tool is missing, or fails it naming the
-// tool when CI=true.
+// gwNeed skips the test when a tool is missing, or fails it under CI
+// (internal/testenv).
 func gwNeed(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s not found in PATH (Debian package dcmtk; scripts/deps.sh installs it)", tool)
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("gateway e2e: %s", msg)
-			}
-			t.Skip(msg)
-		}
+		testenv.Require(t, tool)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // docCommands returns the shell lines of the sh blocks of a markdown file.
@@ -39,12 +41,7 @@ func docCommands(t *testing.T, path string) []string {
 // TestHTTPAPIDocCurlExamples runs the curl lines of docs/http-api.md, in
 // order, in one shell, against a relay with auth on, and checks what they print.
 func TestHTTPAPIDocCurlExamples(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl is not installed: scripts/deps.sh installs it (Debian package curl)")
-		}
-		t.Skip("curl is not installed (Debian package curl); CI fails without it")
-	}
+	testenv.Require(t, "curl")
 	cmds := docCommands(t, "../docs/http-api.md")
 	if len(cmds) < 6 {
 		t.Fatalf("docs/http-api.md has %d commands, want the whole walk-through", len(cmds))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/medrelay/medrelay/dicom"
 	"github.com/medrelay/medrelay/dicom/dicomgen"
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 func TestStudyDescribesWhatItWrites(t *testing.T) {
@@ -177,16 +178,12 @@ func read(t *testing.T, path string) []byte {
 	return b
 }
 
+// need skips the test when a dcmtk tool is missing, or fails it under CI
+// (internal/testenv).
 func need(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("dcmtk tool %s not found (install dcmtk: scripts/deps.sh)", tool)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+		testenv.Require(t, tool)
 	}
 }
 

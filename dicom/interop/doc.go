@@ -7,5 +7,5 @@
 //
 //	go test -run XXX -bench . -benchtime 1x ./dicom/interop
 //
-// A missing dcmtk tool skips a test, or fails it when CI=true.
+// A missing dcmtk tool skips a test, or fails it under CI (internal/testenv).
 package interop

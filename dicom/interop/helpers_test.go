@@ -19,6 +19,7 @@ import (
 	"github.com/medrelay/medrelay/dicom"
 	"github.com/medrelay/medrelay/dicom/dimse"
 	"github.com/medrelay/medrelay/dicom/ul"
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 var gwBin string // the dicomgw binary built by TestMain
@@ -44,17 +45,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// need skips (or fails under CI=true) when a dcmtk tool is missing.
+// need skips (or fails under CI, see internal/testenv) when a dcmtk tool
+// is missing.
 func need(tb testing.TB, tools ...string) {
 	tb.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("dcmtk tool %s not found (install dcmtk: scripts/deps.sh)", tool)
-			if os.Getenv("CI") == "true" {
-				tb.Fatal(msg)
-			}
-			tb.Skip(msg)
-		}
+		testenv.Require(tb, tool)
 	}
 }
 

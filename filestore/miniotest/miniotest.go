@@ -4,7 +4,7 @@
 //
 // The binary is looked up in PATH and in $(go env GOPATH)/bin (see
 // scripts/deps.sh, which installs the pinned build). When it is missing a
-// test is skipped, or fails when the environment variable CI is "true".
+// test is skipped, or fails under CI (internal/testenv decides).
 //
 // Use it from TestMain so the server stops when the tests end:
 //
@@ -36,6 +36,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/medrelay/medrelay/internal/testenv"
 )
 
 // Server is a running MinIO.
@@ -57,16 +59,10 @@ var (
 )
 
 // Shared returns the test binary's MinIO, starting it on first use. It
-// skips t (fails it under CI=true) when the binary is missing.
+// skips t (fails it under CI) when the binary is missing.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("miniotest: %v", err)
-		}
-		t.Skipf("miniotest: %v", err)
-	}
+	bin := Require(t)
 	sharedOnce.Do(func() { shared, sharedErr = Start(bin) })
 	if sharedErr != nil {
 		t.Fatalf("miniotest: %v", sharedErr)
@@ -81,6 +77,17 @@ func RunMain(m *testing.M) int {
 		shared.Stop()
 	}
 	return code
+}
+
+// Require returns the minio executable's path; when it is missing the test
+// is skipped, or fails under CI (internal/testenv).
+func Require(t testing.TB) string {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		testenv.Missing(t, "miniotest: %v", err)
+	}
+	return bin
 }
 
 // Binary finds the minio executable.

@@ -49,7 +49,8 @@ func loadState(file string, want uploadState) (*uploadState, error) {
 		return nil, nil // a torn or foreign file: start over
 	}
 	if st.Path != want.Path || st.Size != want.Size || !st.ModTime.Equal(want.ModTime) || st.Key != want.Key ||
-		st.UploadID == "" || !filestore.ValidSHA256(st.SHA256) || st.PartSize < filestore.MinPartSize {
+		st.UploadID == "" || !filestore.ValidSHA256(st.SHA256) || st.PartSize < filestore.MinPartSize ||
+		partCount(st.Size, st.PartSize) > filestore.MaxParts {
 		return nil, nil
 	}
 	return &st, nil

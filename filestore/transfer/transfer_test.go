@@ -207,6 +207,23 @@ func checkCorrupt(t *testing.T, r transfer.Remote, ref filestore.Ref) {
 			t.Errorf("%s exists after a failed verification", p)
 		}
 	}
+	// The streaming path checks the same digest, at the end of the stream.
+	var sink countingWriter
+	_, err = transfer.Fetch(context.Background(), r, ref, &sink, transfer.Options{})
+	if !errors.As(err, &ce) || ce.Name != ref.Key {
+		t.Fatalf("fetch of a corrupted object: %v, want a ChecksumError naming %q", err, ref.Key)
+	}
+	if sink.n != ref.Size {
+		t.Errorf("fetch wrote %d bytes before reporting the mismatch, want all %d", sink.n, ref.Size)
+	}
+}
+
+// countingWriter counts and discards what is written to it.
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
 }
 
 func TestRefusesBadReferences(t *testing.T) {

@@ -128,7 +128,7 @@ func partCount(size, partSize int64) int {
 	if size == 0 {
 		return 1 // an empty object is one empty part
 	}
-	return int((size + partSize - 1) / partSize)
+	return int((size-1)/partSize + 1) // not (size+partSize-1)/partSize: no overflow
 }
 
 func partLen(size, partSize int64, n int) int64 {

@@ -225,8 +225,9 @@ func Parse(data []byte) (*Config, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
-	wrongType    = regexp.MustCompile("line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
+	unknownField = regexp.MustCompile(`line (\d+): field (.*) not found in type (\S+)`)
+	wrongType    = regexp.MustCompile("(?s)line (\\d+): cannot unmarshal !.*? `(.*)` into (\\S+)")
+	wrongKind    = regexp.MustCompile(`(?s)line (\d+): cannot unmarshal (!.*?) into (\S+)$`)
 )
 
 // decodeError rewrites yaml.v3's messages into ones that name the key.
@@ -242,12 +243,31 @@ func decodeError(err error, data []byte) error {
 				m = fmt.Sprintf("line %s: unknown key %q in %s (check its spelling and indentation)", g[1], g[2], section(g[3]))
 			} else if g := wrongType.FindStringSubmatch(m); g != nil {
 				m = fmt.Sprintf("line %s: %s: %q is not %s", g[1], keyAt(data, g[1]), g[2], typeName(g[3]))
+			} else if g := wrongKind.FindStringSubmatch(m); g != nil {
+				m = fmt.Sprintf("line %s: %s: %s is not %s", g[1], keyAt(data, g[1]), kindName(g[2]), typeName(g[3]))
 			}
 			msgs = append(msgs, m)
 		}
 		return errors.New(strings.Join(msgs, "; "))
 	}
-	return fmt.Errorf("decode config: %w", err)
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if bytes.Contains(data, []byte("\t")) && (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab character")) {
+		msg += " (indent with spaces: YAML does not allow tabs)"
+	}
+	return fmt.Errorf("config is not valid YAML: %s", msg)
+}
+
+// kindName names a YAML node's tag as yaml.v3 reports it (!!map, !!seq...).
+func kindName(kind string) string {
+	switch kind {
+	case "!!map":
+		return "a section of keys"
+	case "!!seq":
+		return "a list"
+	case "!!str":
+		return "a string"
+	}
+	return "a value"
 }
 
 // keyAt returns the key on a line (numbered from 1) of a YAML document.
@@ -269,6 +289,16 @@ func typeName(goType string) string {
 		return "a whole number"
 	case "time.Duration":
 		return "a duration like 90s or 1h"
+	case "string":
+		return "a string"
+	}
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["):
+		return "a section of keys"
+	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "*config."):
+		return "a section of keys (" + section(strings.TrimPrefix(goType, "*")) + ")"
 	}
 	return "a " + goType
 }
@@ -292,7 +322,7 @@ func section(goType string) string {
 	case "config.UI":
 		return "ui"
 	}
-	return goType
+	return strings.ToLower(strings.TrimPrefix(goType, "config."))
 }
 
 // Validate checks every key and returns the first problem, naming the key.
