@@ -258,8 +258,15 @@ func TestBadObjectsFailVisibly(t *testing.T) {
 	if r.dest.count("1.2.10.1.2")+r.dest.count("1.2.10.1.3") != 0 {
 		t.Error("a bad instance reached the destination")
 	}
+	// The receipt goes out before the transfer records its final state:
+	// wait for that state.
 	var tr *store.Transfer
-	r.db.View(func(tx *store.Tx) error { tr, _ = tx.Transfer(store.Incoming, "1.2.10", "county-a/gw-a"); return nil })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r.db.View(func(tx *store.Tx) error { tr, _ = tx.Transfer(store.Incoming, "1.2.10", "county-a/gw-a"); return nil })
+		if tr.State == store.Failed || time.Now().After(deadline) {
+			break
+		}
+	}
 	if tr.State != store.Failed || tr.Failed != 2 || !strings.Contains(tr.Error, "2 instance(s) not delivered") {
 		t.Errorf("transfer %+v, want failed with 2 failures", tr)
 	}
