@@ -29,8 +29,9 @@ import (
 // that dead letters have a reason, that main's audit verifies, and that
 // goroutines and the relays' open files are back near their baseline.
 //
-// CHAOS_ROUNDS sets the rounds (default 1, the short form of make test);
-// CHAOS_SEED replays a run. It ends with one line:
+// CHAOS_ROUNDS sets the rounds (default 1, the short form of make test),
+// CHAOS_ROUND_SECONDS the load per round (default 10; main stays down for
+// up to half of it), CHAOS_SEED the faults' random choices. It ends with one line:
 // chaos: rounds R, faults F, envelopes E, lost L, duplicates D, order violations O
 //
 // Duplicates are counted by envelope id across receiver restarts, so a
@@ -249,11 +250,13 @@ func (cn *chaosNet) round(r int, st *chaosStats) {
 		}()
 	}
 	faults := 0
+	var bg sync.WaitGroup
 	for loadCtx.Err() == nil {
 		time.Sleep(cn.randDur(300*time.Millisecond, 1500*time.Millisecond))
-		cn.fault(r)
+		cn.fault(r, loadFor, &bg)
 		faults++
 	}
+	bg.Wait()
 	wg.Wait()
 	st.faults += faults
 
@@ -373,7 +376,9 @@ func (cn *chaosNet) randomFile(rng *rand.Rand, from string, i int) (string, stri
 }
 
 // fault injects one fault and repairs it.
-func (cn *chaosNet) fault(r int) {
+// A link cut runs in the background half the time, so that it overlaps
+// the next faults; bg waits for those.
+func (cn *chaosNet) fault(r int, loadFor time.Duration, bg *sync.WaitGroup) {
 	t := cn.t
 	switch k := cn.rng.IntN(10); {
 	case k < 3: // kill -9 of any relay, restarted after a moment
@@ -384,7 +389,7 @@ func (cn *chaosNet) fault(r int) {
 		time.Sleep(d)
 		cn.relays[id].Start()
 	case k < 4: // main down for a while
-		d := cn.randDur(3*time.Second, 8*time.Second)
+		d := cn.randDur(3*time.Second, max(8*time.Second, loadFor/2))
 		t.Logf("round %d: main down for %v", r, d)
 		cn.relays["main"].Kill()
 		time.Sleep(d)
@@ -393,10 +398,20 @@ func (cn *chaosNet) fault(r int) {
 		l := cn.links[cn.rng.IntN(len(cn.links))]
 		hold := cn.rng.IntN(2) == 0
 		d := cn.randDur(500*time.Millisecond, 6*time.Second)
-		t.Logf("round %d: cut %s's %s link to its parent (hold %v) for %v", r, l.child, l.transport, hold, d)
+		async := cn.rng.IntN(2) == 0
+		t.Logf("round %d: cut %s's %s link to its parent (hold %v) for %v (overlapping: %v)", r, l.child, l.transport, hold, d, async)
 		l.Cut(hold)
-		time.Sleep(d)
-		l.Heal()
+		if !async {
+			time.Sleep(d)
+			l.Heal()
+			return
+		}
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			time.Sleep(d)
+			l.Heal()
+		}()
 	default: // a receiver restarted: its dedupe memory is gone
 		id := cn.ids[cn.rng.IntN(len(cn.ids))]
 		t.Logf("round %d: restart receiver at %s", r, id)
