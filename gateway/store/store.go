@@ -25,6 +25,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 var (
@@ -214,7 +215,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 // costs no commit (and no fsync).
 func (s *Store) ViewOrUpdate(fn func(*Tx) error) error {
 	err := s.View(fn)
-	if errors.Is(err, bolt.ErrTxNotWritable) {
+	if errors.Is(err, berrors.ErrTxNotWritable) {
 		return s.Update(fn)
 	}
 	return err
