@@ -20,13 +20,14 @@ import (
 )
 
 // TestChaos runs four relay processes (main, county-a and county-b under
-// main, township-a1 under county-a) with a sender and a receiver on each,
-// and injects faults at random points while the senders send: kill -9 of
-// a relay, main down for a while, a link cut both ways (reset or held) by
-// a fault proxy, a receiver restarted. After every round it checks that
-// every acknowledged envelope reached its handler exactly once, in order
-// per sender and target, that every acknowledged file downloads intact,
-// that dead letters have a reason, that main's audit verifies, and that
+// main, township-a1 under county-a) with two senders (one direct, one
+// through an SDK outbox) and a receiver on each, and injects faults at
+// random points while the senders send: kill -9 of a relay, main down for
+// a while, a link cut both ways (reset or held) by a fault proxy, a
+// receiver or a sender restarted. After every round it checks that every
+// acknowledged envelope reached its handler exactly once, in order per
+// sender and target, that every acknowledged file downloads intact, that
+// dead letters have a reason, that main's audit verifies, and that
 // goroutines and the relays' open files are back near their baseline.
 //
 // CHAOS_ROUNDS sets the rounds (default 1, the short form of make test),
@@ -169,7 +170,9 @@ func startChaosNet(t *testing.T, seed uint64) *chaosNet {
 	for _, id := range cn.ids {
 		cn.inboxes[id] = &chaosInbox{count: map[string]int{}, refs: map[string]*client.Envelope{}, lastN: map[string]int{}}
 		cn.dialReceiver(id)
-		cn.senders[id] = cn.dial(id, "snd", false)
+		for _, sid := range chaosSenderIDs {
+			cn.senders[id+"/"+sid] = cn.dialSender(id, sid)
+		}
 	}
 	t.Cleanup(func() {
 		cn.recvMu.Lock()
@@ -191,12 +194,12 @@ func startChaosNet(t *testing.T, seed uint64) *chaosNet {
 }
 
 // dial attaches a client to relay id, retrying while the relay is down.
-func (cn *chaosNet) dial(relayID, clientID string, receive bool) *client.Client {
+func (cn *chaosNet) dial(relayID, clientID string, receive bool, outbox string) *client.Client {
 	var last error
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := client.Dial(ctx, client.Options{Relay: cn.relays[relayID].URL, ID: clientID, Receive: receive})
+		c, err := client.Dial(ctx, client.Options{Relay: cn.relays[relayID].URL, ID: clientID, Receive: receive, OutboxDir: outbox})
 		cancel()
 		if err == nil {
 			return c
@@ -208,8 +211,41 @@ func (cn *chaosNet) dial(relayID, clientID string, receive bool) *client.Client 
 	return nil
 }
 
+// chaosSenderIDs are the senders on every relay: snd sends straight to
+// its relay (one envelope in five with a file), obx through a local outbox
+// (Send returns once the envelope is on the application's disk).
+var chaosSenderIDs = []string{"snd", "obx"}
+
+func (cn *chaosNet) dialSender(relayID, clientID string) *client.Client {
+	outbox := ""
+	if clientID == "obx" {
+		outbox = filepath.Join(cn.files, relayID+"-outbox")
+	}
+	return cn.dial(relayID, clientID, false, outbox)
+}
+
+func (cn *chaosNet) sender(key string) *client.Client {
+	cn.recvMu.Lock()
+	defer cn.recvMu.Unlock()
+	return cn.senders[key]
+}
+
+// restartSender closes a sender and dials it again (an outbox sender
+// keeps its outbox).
+func (cn *chaosNet) restartSender(relayID, clientID string) {
+	key := relayID + "/" + clientID
+	cn.recvMu.Lock()
+	c := cn.senders[key]
+	cn.recvMu.Unlock()
+	c.Close()
+	c = cn.dialSender(relayID, clientID)
+	cn.recvMu.Lock()
+	cn.senders[key] = c
+	cn.recvMu.Unlock()
+}
+
 func (cn *chaosNet) dialReceiver(id string) {
-	c := cn.dial(id, "rcv", true)
+	c := cn.dial(id, "rcv", true, "")
 	c.Handle("", cn.inboxes[id].handle)
 	cn.recvMu.Lock()
 	cn.receivers[id] = c
@@ -243,11 +279,14 @@ func (cn *chaosNet) round(r int, st *chaosStats) {
 	defer stopLoad()
 	var wg sync.WaitGroup
 	for i, id := range cn.ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cn.sendLoop(loadCtx, id, rand.New(rand.NewPCG(cn.rng.Uint64(), uint64(i))))
-		}()
+		for j, sid := range chaosSenderIDs {
+			rng := rand.New(rand.NewPCG(cn.rng.Uint64(), uint64(10*i+j)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cn.sendLoop(loadCtx, id, sid, rng)
+			}()
+		}
 	}
 	faults := 0
 	var bg sync.WaitGroup
@@ -320,16 +359,17 @@ func (cn *chaosNet) round(r int, st *chaosStats) {
 		in.mu.Unlock()
 		if missing && reported < 20 {
 			reported++
-			t.Errorf("round %d: acknowledged envelope %s from %s/snd to %s/rcv (n=%d) never arrived", r, id, s.from, s.to, s.n)
+			t.Errorf("round %d: acknowledged envelope %s from %s to %s/rcv (n=%d) never arrived", r, id, s.from, s.to, s.n)
 		}
 	}
 }
 
 // sendLoop sends from relay id's sender to random receivers until ctx
-// ends; one in five envelopes carries a file.
-func (cn *chaosNet) sendLoop(ctx context.Context, from string, rng *rand.Rand) {
-	c := cn.senders[from]
+// ends; one in five envelopes of snd carries a file.
+func (cn *chaosNet) sendLoop(ctx context.Context, relayID, clientID string, rng *rand.Rand) {
+	from := relayID + "/" + clientID
 	for i := 0; ctx.Err() == nil; i++ {
+		c := cn.sender(from)
 		to := cn.ids[rng.IntN(len(cn.ids))]
 		cn.sendMu.Lock()
 		key := from + ">" + to
@@ -340,9 +380,9 @@ func (cn *chaosNet) sendLoop(ctx context.Context, from string, rng *rand.Rand) {
 		sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		var id, sum string
 		var err error
-		if rng.IntN(5) == 0 {
+		if clientID == "snd" && rng.IntN(5) == 0 {
 			var path string
-			path, sum = cn.randomFile(rng, from, i)
+			path, sum = cn.randomFile(rng, relayID, i)
 			var res client.SendResult
 			res, err = c.SendFiles(sctx, to+"/rcv", "chaos.file", args, nil, []client.Attachment{{Path: path}}, client.TransferOptions{})
 			id = res.ID
@@ -380,7 +420,7 @@ func (cn *chaosNet) randomFile(rng *rand.Rand, from string, i int) (string, stri
 // the next faults; bg waits for those.
 func (cn *chaosNet) fault(r int, loadFor time.Duration, bg *sync.WaitGroup) {
 	t := cn.t
-	switch k := cn.rng.IntN(10); {
+	switch k := cn.rng.IntN(11); {
 	case k < 3: // kill -9 of any relay, restarted after a moment
 		id := cn.ids[cn.rng.IntN(len(cn.ids))]
 		d := cn.randDur(0, 3*time.Second)
@@ -412,10 +452,14 @@ func (cn *chaosNet) fault(r int, loadFor time.Duration, bg *sync.WaitGroup) {
 			time.Sleep(d)
 			l.Heal()
 		}()
-	default: // a receiver restarted: its dedupe memory is gone
+	case k < 9: // a receiver restarted: its dedupe memory is gone
 		id := cn.ids[cn.rng.IntN(len(cn.ids))]
 		t.Logf("round %d: restart receiver at %s", r, id)
 		cn.restartReceiver(id)
+	default: // a sender restarted while it sends
+		id, sid := cn.ids[cn.rng.IntN(len(cn.ids))], chaosSenderIDs[cn.rng.IntN(len(chaosSenderIDs))]
+		t.Logf("round %d: restart sender %s/%s", r, id, sid)
+		cn.restartSender(id, sid)
 	}
 }
 
