@@ -32,7 +32,8 @@ import (
 //
 // CHAOS_ROUNDS sets the rounds (default 1, the short form of make test),
 // CHAOS_ROUND_SECONDS the load per round (default 10; main stays down for
-// up to half of it), CHAOS_SEED the faults' random choices. It ends with one line:
+// up to half of it), CHAOS_SEED the faults' random choices. It ends
+// with one line:
 // chaos: rounds R, faults F, envelopes E, lost L, duplicates D, order violations O
 //
 // Duplicates are counted by envelope id across receiver restarts, so a
@@ -564,6 +565,11 @@ func (cn *chaosNet) checkResources(r int) {
 			}
 		}
 		if over == "" {
+			now := fmt.Sprintf("goroutines %d (baseline %d)", gor, cn.gorBase)
+			for _, id := range cn.ids {
+				now += fmt.Sprintf(", %s fds %d (%d)", id, openFDs(cn.relays[id].PID()), cn.fdBase[id])
+			}
+			cn.t.Logf("round %d: %s", r, now)
 			return
 		}
 		if time.Now().After(deadline) {
