@@ -108,7 +108,11 @@ func (p *faultProxy) Cut(hold bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if hold {
-		p.gate = make(chan struct{})
+		select {
+		case <-p.gate: // open: shut it (a held link stays held)
+			p.gate = make(chan struct{})
+		default:
+		}
 		return
 	}
 	p.reset = true
