@@ -52,7 +52,7 @@ ROUNDS ?= 5
 chaos:
 	@log=$$(mktemp /tmp/medrelay-chaos-XXXXXX.log); \
 	CHAOS_ROUNDS=$(ROUNDS) go test -count=1 -timeout 0 -v -run '^TestChaos$$' ./tests/ >$$log 2>&1; rc=$$?; \
-	if [ $$rc -ne 0 ]; then grep -E -- '--- FAIL|chaos_test.go.*(never arrived|delivered|order|not back|audit|dead letter|file)' $$log | head -40; echo "log: $$log"; fi; \
+	if [ $$rc -ne 0 ]; then grep -E -- '--- FAIL|never arrived|delivered [0-9]+ times|not back to baseline|audit verify|has no reason|file of' $$log | head -40; echo "log: $$log"; fi; \
 	line=$$(grep '^chaos: rounds' $$log | tail -1); \
 	[ -n "$$line" ] || line="chaos: rounds 0, faults 0, envelopes 0, lost 0, duplicates 0, order violations 0 (the suite did not finish: see $$log)"; \
 	echo "$$line"; exit $$rc
