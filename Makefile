@@ -2,7 +2,7 @@
 GOBIN := $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test deps proto proto-check tidy-check fmt lint build fuzz mutate
+.PHONY: test deps proto proto-check tidy-check fmt lint build fuzz mutate chaos
 
 # The linter, pinned; `go run` fetches it from the module proxy once and
 # caches it, so a fresh machine needs nothing else (and go.mod stays free
@@ -54,3 +54,16 @@ fuzz:
 # that the tests notice (tests/mutate/mutations.go holds the list).
 mutate:
 	go run ./tests/mutate $(MUTATE_FLAGS)
+
+# The chaos suite, long form: ROUNDS rounds of faults (kill -9, main
+# down, links cut) under load. Ends with one line, "chaos: rounds R, ...",
+# and fails unless nothing was lost, doubled or reordered. The full log
+# stays in a temporary file, named on failure.
+ROUNDS ?= 5
+chaos:
+	@log=$$(mktemp /tmp/medrelay-chaos-XXXXXX.log); \
+	CHAOS_ROUNDS=$(ROUNDS) go test -count=1 -timeout 0 -v -run '^TestChaos$$' ./tests/ >$$log 2>&1; rc=$$?; \
+	if [ $$rc -ne 0 ]; then grep -E -- '--- FAIL|never arrived|delivered [0-9]+ times|not back to baseline|audit verify|has no reason|file of' $$log | head -40; echo "log: $$log"; fi; \
+	line=$$(grep '^chaos: rounds' $$log | tail -1); \
+	[ -n "$$line" ] || line="chaos: rounds 0, faults 0, envelopes 0, lost 0, duplicates 0, order violations 0 (the suite did not finish: see $$log)"; \
+	echo "$$line"; exit $$rc
