@@ -6,7 +6,8 @@
 // the relay has durably accepted the envelope: it never waits for the
 // target, which may be offline for days. The client reconnects by itself
 // and resends what was not acknowledged; relays and the SDK dedupe by
-// envelope id, so a handler sees each envelope once.
+// envelope id, so a handler sees each envelope once (across restarts of
+// the application only with Options.StateDir set).
 //
 //	c, err := client.Dial(ctx, client.Options{Relay: "http://county-a:7100", ID: "clinic-12"})
 //	id, err := c.Send(ctx, "county-b/radiology", "consult.request", map[string]string{"study": "1.2.3"}, body)
@@ -84,7 +85,14 @@ type Options struct {
 	OutboxDir string
 	// StateDir keeps the progress of file uploads (SendFiles), so an
 	// upload cut short by a crash or a lost link resumes with the missing
-	// parts only. Default "": uploads restart from the first byte.
+	// parts only. With Receive, it also keeps the ids of the envelopes
+	// whose handler ran (the bbolt file handled.db, see HandledFile),
+	// written to disk before the relay is acknowledged, so a batch a
+	// relay delivers again after it crashed is not handled again by a
+	// restarted application. Default "": uploads restart from the first
+	// byte, and the handled ids are remembered in memory only, so "a
+	// handler sees each envelope once" holds only while the application
+	// runs. A receiving client needs a StateDir of its own.
 	StateDir string
 	// Logger receives connection events (default: discard).
 	Logger *slog.Logger
@@ -108,6 +116,7 @@ type Client struct {
 	lost     []*sendReq    // sends lost with a link, to send again first
 	lostKick chan struct{} // wakes sendLoop when sends were lost
 	outbox   *outbox       // nil unless Options.OutboxDir
+	handled  *handledLog   // nil unless Options.StateDir and Receive
 
 	mu       sync.Mutex
 	conn     link.Link
@@ -171,6 +180,17 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		c.wg.Add(1)
 		go c.forwardOutbox()
 	}
+	if opts.StateDir != "" && opts.Receive {
+		if c.handled, err = openHandled(opts.StateDir); err != nil {
+			first.Link.Close("client failed to start")
+			c.cancel()
+			if c.outbox != nil {
+				c.wg.Wait()
+				c.outbox.close()
+			}
+			return nil, err
+		}
+	}
 	c.wg.Add(3)
 	go c.connLoop(first)
 	go c.sendLoop()
@@ -189,10 +209,14 @@ func (c *Client) Address() string { return c.relay + "/" + c.opts.ID }
 func (c *Client) Close() error {
 	c.cancel()
 	c.wg.Wait()
-	if c.outbox != nil {
-		return c.outbox.close()
+	var err error
+	if c.handled != nil {
+		err = c.handled.close()
 	}
-	return nil
+	if c.outbox != nil {
+		err = errors.Join(err, c.outbox.close())
+	}
+	return err
 }
 
 // State reports "connected" or "connecting".

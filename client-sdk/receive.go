@@ -2,6 +2,7 @@ package client
 
 import (
 	"container/list"
+	"time"
 
 	"github.com/medrelay/medrelay/envelope"
 
@@ -57,7 +58,15 @@ func (c *Client) dispatchLoop() {
 	for {
 		select {
 		case d := <-c.deliveries:
-			if !c.handleBatch(d.batch) {
+			handled, done := c.handleBatch(d.batch)
+			if c.handled != nil {
+				// On disk before the ack: a relay that lost the ack
+				// delivers the batch again, maybe to a restarted client.
+				if err := c.handled.record(handled); err != nil {
+					c.opts.Logger.Error("record handled envelopes", "err", err)
+				}
+			}
+			if !done {
 				return
 			}
 			d.ack(nil)
@@ -67,34 +76,48 @@ func (c *Client) dispatchLoop() {
 	}
 }
 
-// handleBatch runs the handlers of one batch. It returns false when the
-// client closed before the batch was done (the batch stays unacknowledged
-// and the relay delivers it again).
-func (c *Client) handleBatch(b *pb.Batch) bool {
+// handleBatch runs the handlers of one batch and returns the ids whose
+// handler ran. done is false when the client closed before the batch was
+// done (the batch stays unacknowledged and the relay delivers it again).
+func (c *Client) handleBatch(b *pb.Batch) (handled []handledID, done bool) {
 	for _, raw := range b.Envelopes {
 		env, err := envelope.Decode(raw)
 		if err != nil {
 			c.opts.Logger.Error("drop undecodable envelope", "err", err)
 			continue
 		}
-		if c.seen.seen(env.Id) {
+		if c.seen.seen(env.Id) || c.handledBefore(env.Id) {
 			continue
 		}
 		h := c.waitHandler(env.Command)
 		if h == nil {
 			c.seen.forget(env.Id)
-			return false
+			return handled, false
 		}
 		if err := h(c.ctx, env); err != nil {
 			if c.ctx.Err() != nil {
 				// Failed because the client is closing: leave it queued.
 				c.seen.forget(env.Id)
-				return false
+				return handled, false
 			}
 			c.opts.Logger.Warn("handler failed", "command", env.Command, "id", env.Id, "err", err)
 		}
+		handled = append(handled, handledID{env.Id, handledUntil(env, time.Now())})
 	}
-	return true
+	return handled, true
+}
+
+// handledBefore reports whether the durable record (Options.StateDir)
+// holds id: its handler ran before the application restarted.
+func (c *Client) handledBefore(id string) bool {
+	if c.handled == nil {
+		return false
+	}
+	found, err := c.handled.has(id)
+	if err != nil {
+		c.opts.Logger.Error("read handled envelopes", "err", err)
+	}
+	return found
 }
 
 // waitHandler returns the handler for command, waiting until one is
