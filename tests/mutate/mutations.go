@@ -179,4 +179,14 @@ var mutations = []mutation{
 		},
 		Tests: []string{"./internal/testenv"},
 	},
+	{
+		Name: "sdk-handled-record-ignored",
+		Why:  "with Options.StateDir a handler sees an envelope once, also after a relay crash and a restart of the application",
+		Edits: []edit{
+			{"client-sdk/receive.go", "if c.seen.seen(env.Id) || c.handledBefore(env.Id) {", "if c.seen.seen(env.Id) {"},
+		},
+		Tests: []string{
+			"./tests -run ^TestReceiverRestartAfterRelayKillHandlesOnce$",
+		},
+	},
 }
