@@ -558,7 +558,10 @@ func (cn *chaosNet) checkAudit(r int) {
 // checkResources waits until the test process's goroutines and each
 // relay's open files are back near their baseline.
 func (cn *chaosNet) checkResources(r int) {
-	const slack = 24
+	// Idle links and redialing clients move the test process's count by
+	// up to about 25 from round to round (seen 139–155 over a baseline of
+	// 130); a leak grows with every round and still passes this bound.
+	const slack = 40
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		gor := runtime.NumGoroutine()
