@@ -24,7 +24,8 @@ import (
 // through an SDK outbox) and a receiver on each, and injects faults at
 // random points while the senders send: kill -9 of a relay, main down for
 // a while, a link cut both ways (reset or held) by a fault proxy, a
-// receiver or a sender restarted. After every round it checks that every
+// receiver or a sender restarted, county-b's disk (its data_dir on a small
+// tmpfs) full for a while. After every round it checks that every
 // acknowledged envelope reached its handler exactly once, in order per
 // sender and target, that every acknowledged file downloads intact, that
 // dead letters have a reason, that main's audit verifies, and that
@@ -129,6 +130,7 @@ type chaosNet struct {
 	fdBase  map[string]int
 	gorBase int
 	files   string
+	disk    *chaosDisk // chaosDiskRelay's tmpfs; nil leaves the disk-full fault out
 
 	sendMu sync.Mutex
 	sent   map[string]chaosSent
@@ -150,6 +152,7 @@ func startChaosNet(t *testing.T, seed uint64) *chaosNet {
 	}
 	ports := func() chaosRelayPorts { return chaosRelayPorts{freePort(t), freePort(t)} }
 	mainPorts, countyAPorts := ports(), ports()
+	cn.disk = mountChaosDisk(t, filepath.Join(dir, chaosDiskRelay, "data"))
 	cn.relays["main"] = startChaosRelay(t, dir, "main", mainPorts, "", "")
 	aLink, aURL := newChaosLink(t, "county-a", "tcp", mainPorts)
 	cn.relays["county-a"] = startChaosRelay(t, dir, "county-a", countyAPorts, aURL, "tcp")
@@ -428,7 +431,9 @@ func (cn *chaosNet) randomFile(rng *rand.Rand, from string, i int) (string, stri
 // the next faults; bg waits for those.
 func (cn *chaosNet) fault(r int, loadFor time.Duration, bg *sync.WaitGroup) {
 	t := cn.t
-	switch k := cn.rng.IntN(11); {
+	switch k := cn.rng.IntN(12); {
+	case k == 11 && cn.disk != nil: // a relay's disk full for a while
+		cn.diskFull(r, cn.randDur(time.Second, 5*time.Second))
 	case k < 3: // kill -9 of any relay, restarted after a moment
 		id := cn.ids[cn.rng.IntN(len(cn.ids))]
 		d := cn.randDur(0, 3*time.Second)
