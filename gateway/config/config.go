@@ -8,18 +8,15 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/medrelay/medrelay/internal/yamlconf"
 	"gopkg.in/yaml.v3"
 )
 
@@ -210,10 +207,8 @@ func Parse(data []byte) (*Config, error) { return parse(data, "") }
 
 func parse(data []byte, envToken string) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, decodeError(err, data)
+	if err := yamlconf.Decode(data, &c, decodeOptions); err != nil {
+		return nil, err
 	}
 	if c.Relay.Token == "" && envToken != "" {
 		c.Relay.Token, c.Relay.tokenFromEnv = envToken, true
@@ -225,54 +220,9 @@ func parse(data []byte, envToken string) (*Config, error) {
 	return &c, nil
 }
 
-var (
-	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
-	wrongType    = regexp.MustCompile("line (\\d+): cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
-)
-
-// decodeError rewrites yaml.v3's messages into ones that name the key.
-func decodeError(err error, data []byte) error {
-	if errors.Is(err, io.EOF) {
-		return errors.New("config is empty: at least id, relay.url, data_dir, dicom.listen, dicom.aet and http are required")
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, m := range te.Errors {
-			if g := unknownField.FindStringSubmatch(m); g != nil {
-				m = fmt.Sprintf("line %s: unknown key %q (check its spelling and indentation)", g[1], g[2])
-			} else if g := wrongType.FindStringSubmatch(m); g != nil {
-				m = fmt.Sprintf("line %s: %s: %q is not %s", g[1], keyAt(data, g[1]), g[2], typeName(g[3]))
-			}
-			msgs = append(msgs, m)
-		}
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	return fmt.Errorf("decode config: %w", err)
-}
-
-func keyAt(data []byte, line string) string {
-	n, _ := strconv.Atoi(line)
-	lines := strings.Split(string(data), "\n")
-	if n < 1 || n > len(lines) {
-		return "a value"
-	}
-	key, _, _ := strings.Cut(strings.TrimLeft(lines[n-1], " -{"), ":")
-	return strings.TrimSpace(key)
-}
-
-func typeName(goType string) string {
-	switch goType {
-	case "time.Duration":
-		return "a duration like 10s or 5m"
-	case "int":
-		return "a whole number"
-	case "bool":
-		return "true or false"
-	case "string":
-		return "a string"
-	}
-	return "of the right type (" + goType + ")"
+// decodeOptions are what internal/yamlconf needs to know of a gateway's file.
+var decodeOptions = yamlconf.Options{
+	Empty: "config is empty: at least id, relay.url, data_dir, dicom.listen, dicom.aet and http are required",
 }
 
 // Defaults fills in what was left out.

@@ -6,22 +6,17 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/medrelay/medrelay/envelope"
+	"github.com/medrelay/medrelay/internal/yamlconf"
 	"github.com/medrelay/medrelay/link/wire"
 )
 
@@ -212,10 +207,8 @@ func Load(path string) (*Config, error) {
 // Parse decodes strictly and validates a configuration, and fills in defaults.
 func Parse(data []byte) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, decodeError(err, data)
+	if err := yamlconf.Decode(data, &c, decodeOptions); err != nil {
+		return nil, err
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -224,89 +217,15 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
-var (
-	unknownField = regexp.MustCompile(`line (\d+): field (.*) not found in type (\S+)`)
-	wrongType    = regexp.MustCompile("(?s)line (\\d+): cannot unmarshal !.*? `(.*)` into (\\S+)")
-	wrongKind    = regexp.MustCompile(`(?s)line (\d+): cannot unmarshal (!.*?) into (\S+)$`)
-)
-
-// decodeError rewrites yaml.v3's messages into ones that name the key.
-func decodeError(err error, data []byte) error {
-	if errors.Is(err, io.EOF) {
-		return errors.New("config is empty: at least id, role, data_dir and listen.http are required")
-	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, m := range te.Errors {
-			if g := unknownField.FindStringSubmatch(m); g != nil {
-				m = fmt.Sprintf("line %s: unknown key %q in %s (check its spelling and indentation)", g[1], g[2], section(g[3]))
-			} else if g := wrongType.FindStringSubmatch(m); g != nil {
-				m = fmt.Sprintf("line %s: %s: %q is not %s", g[1], keyAt(data, g[1]), g[2], typeName(g[3]))
-			} else if g := wrongKind.FindStringSubmatch(m); g != nil {
-				m = fmt.Sprintf("line %s: %s: %s is not %s", g[1], keyAt(data, g[1]), kindName(g[2]), typeName(g[3]))
-			}
-			msgs = append(msgs, m)
-		}
-		return errors.New(strings.Join(msgs, "; "))
-	}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if bytes.Contains(data, []byte("\t")) && (strings.Contains(msg, "cannot start any token") || strings.Contains(msg, "tab character")) {
-		msg += " (indent with spaces: YAML does not allow tabs)"
-	}
-	return fmt.Errorf("config is not valid YAML: %s", msg)
+// decodeOptions are what internal/yamlconf needs to know of a relay's file.
+var decodeOptions = yamlconf.Options{
+	Empty:   "config is empty: at least id, role, data_dir and listen.http are required",
+	Section: section,
 }
 
-// kindName names a YAML node's tag as yaml.v3 reports it (!!map, !!seq...).
-func kindName(kind string) string {
-	switch kind {
-	case "!!map":
-		return "a section of keys"
-	case "!!seq":
-		return "a list"
-	case "!!str":
-		return "a string"
-	}
-	return "a value"
-}
-
-// keyAt returns the key on a line (numbered from 1) of a YAML document.
-func keyAt(data []byte, line string) string {
-	n, _ := strconv.Atoi(line)
-	lines := strings.Split(string(data), "\n")
-	if n < 1 || n > len(lines) {
-		return "a value"
-	}
-	key, _, _ := strings.Cut(strings.TrimLeft(lines[n-1], " -"), ":")
-	return strings.TrimSpace(key)
-}
-
-func typeName(goType string) string {
-	switch goType {
-	case "bool":
-		return "true or false"
-	case "int", "int64", "uint64":
-		return "a whole number"
-	case "time.Duration":
-		return "a duration like 90s or 1h"
-	case "string":
-		return "a string"
-	}
-	switch {
-	case strings.HasPrefix(goType, "[]"):
-		return "a list"
-	case strings.HasPrefix(goType, "map["):
-		return "a section of keys"
-	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "*config."):
-		return "a section of keys (" + section(strings.TrimPrefix(goType, "*")) + ")"
-	}
-	return "a " + goType
-}
-
+// section names the section a config type decodes.
 func section(goType string) string {
 	switch goType {
-	case "config.Config":
-		return "the top level"
 	case "config.Listen":
 		return "listen"
 	case "config.Parent":

@@ -167,9 +167,9 @@ var mutations = []mutation{
 		Name: "config-error-shows-yaml-tags",
 		Why:  "a config error names the key and what it wants, not yaml's tags",
 		Edits: []edit{
-			{"relay/config/config.go", "} else if g := wrongKind.FindStringSubmatch(m); g != nil {", "} else if g := wrongKind.FindStringSubmatch(m); g != nil && false {"},
+			{"internal/yamlconf/yamlconf.go", "} else if g := wrongKind.FindStringSubmatch(m); g != nil {", "} else if g := wrongKind.FindStringSubmatch(m); g != nil && false {"},
 		},
-		Tests: []string{"./relay/config"},
+		Tests: []string{"./relay/config", "./gateway/config"},
 	},
 	{
 		Name: "testenv-never-strict",
