@@ -22,16 +22,11 @@ import (
 
 	"github.com/medrelay/medrelay/gateway/config"
 	"github.com/medrelay/medrelay/gateway/relayconn"
+	"github.com/medrelay/medrelay/gateway/steploop"
 	"github.com/medrelay/medrelay/gateway/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
-
-// tick is how often the loop looks at the transfers without being woken.
-const tick = 250 * time.Millisecond
-
-// minStep is the least time between two steps of the loop.
-const minStep = 50 * time.Millisecond
 
 // Relay is what delivery needs from the relay connection.
 type Relay interface {
@@ -52,7 +47,7 @@ type Options struct {
 type Deliverer struct {
 	opts Options
 	cfg  *config.Config
-	kick chan struct{}
+	loop *steploop.Loop
 	sem  chan struct{}
 	wg   sync.WaitGroup
 
@@ -67,42 +62,18 @@ func New(opts Options) *Deliverer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Deliverer{opts: opts, cfg: opts.Config, kick: make(chan struct{}, 1),
+	return &Deliverer{opts: opts, cfg: opts.Config, loop: steploop.New(),
 		sem:      make(chan struct{}, max(opts.Config.Deliver.Downloads, 1)),
 		inflight: map[string]bool{}, retryAt: map[string]time.Time{}, storing: map[string]bool{}}
 }
 
 // Kick wakes the loop.
-func (d *Deliverer) Kick() {
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
-}
+func (d *Deliverer) Kick() { d.loop.Kick() }
 
 // Run drives the pipeline until ctx ends, then waits for its workers.
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if err := d.step(ctx); err != nil && ctx.Err() == nil {
-			d.opts.Logger.Error("delivery pipeline", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.kick:
-		case <-t.C:
-		}
-		// Kicks come with every instance; a step reads whole transfers,
-		// so steps are spaced to keep that cost linear in the study.
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(minStep):
-		}
-	}
+	d.loop.Run(ctx, d.step, d.opts.Logger, "delivery pipeline")
 }
 
 // backoff is the pause after the n-th failed attempt: 1s doubling,

@@ -22,16 +22,11 @@ import (
 
 	"github.com/medrelay/medrelay/gateway/manifest"
 	"github.com/medrelay/medrelay/gateway/relayconn"
+	"github.com/medrelay/medrelay/gateway/steploop"
 	"github.com/medrelay/medrelay/gateway/store"
 
 	pb "github.com/medrelay/medrelay/proto/medrelay/v1"
 )
-
-// tick is how often the loop looks at the transfers without being woken.
-const tick = 250 * time.Millisecond
-
-// minStep is the least time between two steps of the loop.
-const minStep = 50 * time.Millisecond
 
 // maxUploadBackoff caps the pause before an upload is tried again.
 const maxUploadBackoff = 30 * time.Second
@@ -59,7 +54,7 @@ type Options struct {
 // Sender runs the sending pipeline. Kick wakes it.
 type Sender struct {
 	opts Options
-	kick chan struct{}
+	loop *steploop.Loop
 	sem  chan struct{}
 
 	mu       sync.Mutex
@@ -78,43 +73,19 @@ func New(opts Options) *Sender {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{opts: opts, kick: make(chan struct{}, 1), sem: make(chan struct{}, opts.Uploads),
+	return &Sender{opts: opts, loop: steploop.New(), sem: make(chan struct{}, opts.Uploads),
 		inflight: map[string]bool{}, retryAt: map[string]time.Time{}, tries: map[string]int{}}
 }
 
 // Kick wakes the loop.
-func (s *Sender) Kick() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
+func (s *Sender) Kick() { s.loop.Kick() }
 
 // Run drives the pipeline until ctx ends, then waits for its uploads and
 // records them.
 func (s *Sender) Run(ctx context.Context) {
 	defer s.recordUploads()
 	defer s.wg.Wait()
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		if err := s.step(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("send pipeline", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.kick:
-		case <-t.C:
-		}
-		// Kicks come with every instance; a step reads whole transfers,
-		// so steps are spaced to keep that cost linear in the study.
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(minStep):
-		}
-	}
+	s.loop.Run(ctx, s.step, s.opts.Logger, "send pipeline")
 }
 
 // step moves every outgoing transfer as far as it can go now.
