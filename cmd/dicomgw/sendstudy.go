@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"github.com/medrelay/medrelay/gateway/store"
 )
 
 func runSendStudy(ctx context.Context, args []string) error {
@@ -46,7 +48,7 @@ func runSendStudy(ctx context.Context, args []string) error {
 		return nil
 	}
 	for {
-		var st struct{ Studies []studyRow }
+		var st struct{ Studies []store.Transfer }
 		if err := g.call(ctx, http.MethodGet, "/v1/studies?study="+url.QueryEscape(*study), nil, &st); err != nil {
 			return err
 		}

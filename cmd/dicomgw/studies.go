@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/medrelay/medrelay/gateway/store"
 )
 
 // gatewayFlags are the flags of commands that talk to a gateway's API.
@@ -65,23 +67,6 @@ func (g *gatewayFlags) call(ctx context.Context, method, path string, in, out an
 	return json.Unmarshal(raw, out)
 }
 
-// studyRow is what the table shows of a transfer.
-type studyRow struct {
-	StudyUID       string `json:"study_uid"`
-	Side           string `json:"side"`
-	Peer           string `json:"peer"`
-	Destination    string `json:"destination"`
-	State          string `json:"state"`
-	Instances      int    `json:"instances"`
-	Stored         int    `json:"stored"`
-	AlreadyPresent int    `json:"already_present"`
-	Failed         int    `json:"failed"`
-	Error          string `json:"error"`
-	Uploaded       int    `json:"uploaded"`
-	Downloaded     int    `json:"downloaded"`
-	Bytes          int64  `json:"bytes"`
-}
-
 func runStudies(ctx context.Context, args []string) error {
 	var g gatewayFlags
 	fs := newFlagSet("studies", "--gateway URL [--study UID] [--json] [--watch]")
@@ -118,7 +103,7 @@ func runStudies(ctx context.Context, args []string) error {
 				fmt.Println(b.String())
 			}
 		} else {
-			rows := make([]studyRow, len(out.Studies))
+			rows := make([]store.Transfer, len(out.Studies))
 			for i, s := range out.Studies {
 				json.Unmarshal(s, &rows[i])
 			}
@@ -139,7 +124,7 @@ func runStudies(ctx context.Context, args []string) error {
 	}
 }
 
-func printStudies(w io.Writer, rows []studyRow, bars bool) {
+func printStudies(w io.Writer, rows []store.Transfer, bars bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "STUDY\tSIDE\tPEER\tDESTINATION\tSTATE\tINSTANCES\tSTORED\tALREADY\tFAILED\tSIZE"
 	if bars {
@@ -159,7 +144,7 @@ func printStudies(w io.Writer, rows []studyRow, bars bool) {
 
 // progress is the share of the transfer done: uploads then the receipt on
 // the sending side; downloads and stores on the receiving side.
-func progress(r studyRow) float64 {
+func progress(r store.Transfer) float64 {
 	if r.Instances == 0 {
 		return 0
 	}
